@@ -1,0 +1,234 @@
+// pybind11 bindings: validate, convert arrays, release the GIL, call the C++ core.
+// Python (python/gatedrnn/_layers.py) validates first with friendlier messages; every
+// check is repeated here so the core never sees a shape it did not expect.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "gatedrnn/dispatch.h"
+#include "gatedrnn/rnn.h"
+
+namespace py = pybind11;
+using namespace gatedrnn;
+
+namespace {
+
+using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
+using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+
+std::string shape_str(const std::vector<py::ssize_t>& s) {
+    std::string out = "(";
+    for (size_t i = 0; i < s.size(); ++i)
+        out += (i ? ", " : "") + std::to_string(s[i]) + (s.size() == 1 ? "," : "");
+    return out + ")";
+}
+
+std::vector<py::ssize_t> shape_of(const py::array& a) {
+    return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
+}
+
+void check_shape(const py::array& a, const std::vector<py::ssize_t>& expected, const std::string& name) {
+    if (shape_of(a) != expected)
+        throw std::invalid_argument(name + ": expected shape " + shape_str(expected) + ", got " +
+                                    shape_str(shape_of(a)));
+}
+
+std::string key(const char* base, int layer, int d) {
+    return std::string(base) + "_l" + std::to_string(layer) + (d ? "_reverse" : "");
+}
+
+// A Network plus the arrays its configuration needs to validate calls.
+class PyNetwork {
+public:
+    PyNetwork(const std::string& kind, int input_size, int hidden_size, int num_layers,
+              bool bidirectional, int proj_size, bool linear_before_reset, const py::list& weights)
+        : net_(make_config(kind, input_size, hidden_size, num_layers, bidirectional, proj_size,
+                           linear_before_reset),
+               unpack(weights, make_config(kind, input_size, hidden_size, num_layers, bidirectional,
+                                           proj_size, linear_before_reset))) {
+        keep_.clear();  // packed: the PyTorch-layout arrays are no longer needed
+    }
+
+    const NetworkConfig& config() const { return net_.config(); }
+
+    py::tuple forward(const FloatArray& x, const std::optional<FloatArray>& h0,
+                      const std::optional<FloatArray>& c0, const std::optional<IndexArray>& lengths,
+                      bool batch_first) const {
+        const NetworkConfig& c = net_.config();
+        const bool lstm = c.cell == CellType::lstm;
+        const int D = c.directions(), LD = c.num_layers * D, Hout = c.out_size(), H = c.hidden_size;
+        if (x.ndim() != 3)
+            throw std::invalid_argument("x: expected a 3-D array, got shape " + shape_str(shape_of(x)));
+        const py::ssize_t T = batch_first ? x.shape(1) : x.shape(0);
+        const py::ssize_t B = batch_first ? x.shape(0) : x.shape(1);
+        if (x.shape(2) != c.input_size)
+            throw std::invalid_argument("x: expected feature size " + std::to_string(c.input_size) +
+                                        " (input_size), got shape " + shape_str(shape_of(x)));
+        if (T > INT32_MAX / 2 || B > INT32_MAX / 2) throw std::invalid_argument("x: too many timesteps or rows");
+        if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
+        if (c0) {
+            if (!lstm) throw std::invalid_argument("c0: a GRU has no cell state");
+            check_shape(*c0, {LD, B, H}, "c0");
+        }
+        if (lengths) {
+            check_shape(*lengths, {B}, "lengths");
+            const int64_t* p = lengths->data();
+            for (py::ssize_t b = 0; b < B; ++b)
+                if (p[b] < 0 || p[b] > T)
+                    throw std::invalid_argument("lengths: expected values in [0, " + std::to_string(T) +
+                                                "] (T), got " + std::to_string(p[b]) + " at index " +
+                                                std::to_string(b));
+        }
+        const py::ssize_t W = static_cast<py::ssize_t>(D) * Hout;
+        FloatArray y(batch_first ? std::vector<py::ssize_t>{B, T, W} : std::vector<py::ssize_t>{T, B, W});
+        FloatArray h_n(std::vector<py::ssize_t>{LD, B, Hout});
+        std::optional<FloatArray> c_n;
+        if (lstm) c_n = FloatArray(std::vector<py::ssize_t>{LD, B, H});
+
+        ForwardCall call;
+        call.x = x.data();
+        call.T = static_cast<int>(T);
+        call.B = static_cast<int>(B);
+        call.batch_first = batch_first;
+        call.h0 = h0 ? h0->data() : nullptr;
+        call.c0 = c0 ? c0->data() : nullptr;
+        call.lengths = lengths ? lengths->data() : nullptr;
+        call.y = y.mutable_data();
+        call.h_n = h_n.mutable_data();
+        call.c_n = c_n ? c_n->mutable_data() : nullptr;
+        const KernelTable& kernels = active_kernels();  // may throw (bad GATEDRNN_ISA): before releasing the GIL
+        {
+            py::gil_scoped_release release;
+            net_.forward(call, kernels);
+        }
+        if (lstm) return py::make_tuple(y, h_n, *c_n);
+        return py::make_tuple(y, h_n, py::none());
+    }
+
+private:
+    static NetworkConfig make_config(const std::string& kind, int input_size, int hidden_size,
+                                     int num_layers, bool bidirectional, int proj_size,
+                                     bool linear_before_reset) {
+        NetworkConfig c;
+        if (kind == "lstm") {
+            c.cell = CellType::lstm;
+        } else if (kind == "gru") {
+            c.cell = CellType::gru;
+        } else {
+            throw std::invalid_argument("kind: expected 'lstm' or 'gru', got '" + kind + "'");
+        }
+        c.input_size = input_size;
+        c.hidden_size = hidden_size;
+        c.num_layers = num_layers;
+        c.bidirectional = bidirectional;
+        c.proj_size = proj_size;
+        c.linear_before_reset = linear_before_reset;
+        if (input_size <= 0 || hidden_size <= 0 || num_layers <= 0)
+            throw std::invalid_argument("input_size, hidden_size and num_layers must be positive");
+        return c;
+    }
+
+    // Checks each (w_ih, w_hh, b_ih, b_hh, w_hr) tuple against the configuration and
+    // returns raw pointers; the converted arrays are kept alive in keep_ until packed.
+    std::vector<DirectionWeights> unpack(const py::list& weights, const NetworkConfig& c) {
+        const int D = c.directions(), G = c.gates(), H = c.hidden_size;
+        if (static_cast<int>(py::len(weights)) != c.num_layers * D)
+            throw std::invalid_argument("weights: expected " + std::to_string(c.num_layers * D) +
+                                        " entries (num_layers * directions), got " +
+                                        std::to_string(py::len(weights)));
+        std::vector<DirectionWeights> out;
+        for (int l = 0; l < c.num_layers; ++l) {
+            for (int d = 0; d < D; ++d) {
+                const py::tuple t = weights[static_cast<size_t>(l * D + d)].cast<py::tuple>();
+                if (t.size() != 5) throw std::invalid_argument("weights: expected 5-tuples");
+                const auto get = [&](int i, const char* name, std::vector<py::ssize_t> shape,
+                                     bool required) -> const float* {
+                    if (t[i].is_none()) {
+                        if (required) throw std::invalid_argument("missing " + key(name, l, d));
+                        return nullptr;
+                    }
+                    FloatArray a = FloatArray::ensure(t[i]);
+                    if (!a) throw std::invalid_argument(key(name, l, d) + ": expected a float array");
+                    check_shape(a, shape, key(name, l, d));
+                    keep_.push_back(a);
+                    return a.data();
+                };
+                DirectionWeights w;
+                w.w_ih = get(0, "weight_ih", {G * H, c.layer_input_size(l)}, true);
+                w.w_hh = get(1, "weight_hh", {G * H, c.out_size()}, true);
+                w.b_ih = get(2, "bias_ih", {G * H}, false);
+                w.b_hh = get(3, "bias_hh", {G * H}, false);
+                w.w_hr = get(4, "weight_hr", {c.proj_size, H}, c.proj_size > 0);
+                out.push_back(w);
+            }
+        }
+        return out;
+    }
+
+    std::vector<FloatArray> keep_;
+    Network net_;
+};
+
+// Applies an activation kernel of the selected ISA elementwise (for accuracy tests).
+FloatArray activation(const FloatArray& x, void (*KernelTable::*fn)(const float*, float*, ptrdiff_t) noexcept) {
+    const KernelTable& k = active_kernels();
+    FloatArray y(shape_of(x));
+    const float* in = x.data();
+    float* out = y.mutable_data();
+    const ptrdiff_t n = x.size();
+    {
+        py::gil_scoped_release release;
+        (k.*fn)(in, out, n);
+    }
+    return y;
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "gatedrnn's compiled core: fused LSTM/GRU kernels with runtime ISA dispatch.";
+    m.attr("__version__") = GATEDRNN_VERSION;
+
+    m.def("cpu_features", [] {
+        const CpuFeatures& f = gatedrnn::cpu_features();
+        py::dict d;
+        d["sse2"] = f.sse2;
+        d["avx"] = f.avx;
+        d["fma"] = f.fma;
+        d["f16c"] = f.f16c;
+        d["avx2"] = f.avx2;
+        d["avx512f"] = f.avx512f;
+        d["avx512cd"] = f.avx512cd;
+        d["avx512bw"] = f.avx512bw;
+        d["avx512dq"] = f.avx512dq;
+        d["avx512vl"] = f.avx512vl;
+        d["avx512_bf16"] = f.avx512_bf16;
+        d["avx512_vnni"] = f.avx512_vnni;
+        d["os_avx"] = f.os_avx;
+        d["os_avx512"] = f.os_avx512;
+        return d;
+    }, "CPU features detected by cpuid/xgetbv, as {name: bool}.");
+    m.def("compiled_isas", &gatedrnn::compiled_isas, "ISAs built into this module, best first.");
+    m.def("available_isas", &gatedrnn::available_isas, "ISAs built and supported by this CPU, best first.");
+    m.def("selected_isa", &gatedrnn::selected_isa, "The ISA whose kernels run (GATEDRNN_ISA or the best available).");
+    m.def("set_isa", &gatedrnn::set_isa, py::arg("name"), "Select the kernels of an available ISA.");
+    m.def("sigmoid", [](const FloatArray& x) { return activation(x, &KernelTable::sigmoid_f32); },
+          py::arg("x"), "Elementwise sigmoid with the selected ISA's kernel (float32).");
+    m.def("tanh", [](const FloatArray& x) { return activation(x, &KernelTable::tanh_f32); },
+          py::arg("x"), "Elementwise tanh with the selected ISA's kernel (float32).");
+
+    py::class_<PyNetwork>(m, "Network", "A packed stack of LSTM or GRU layers (see gatedrnn.LSTM / GRU).")
+        .def(py::init<const std::string&, int, int, int, bool, int, bool, const py::list&>(),
+             py::arg("kind"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
+             py::arg("bidirectional"), py::arg("proj_size"), py::arg("linear_before_reset"),
+             py::arg("weights"))
+        .def("forward", &PyNetwork::forward, py::arg("x"), py::arg("h0") = py::none(),
+             py::arg("c0") = py::none(), py::arg("lengths") = py::none(), py::arg("batch_first") = false,
+             "Run the stack: returns (y, h_n, c_n or None).");
+}

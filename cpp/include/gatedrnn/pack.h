@@ -1,0 +1,43 @@
+// Weight packing: PyTorch-layout matrices -> the gate-interleaved panels of kernels.h.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+
+#include "gatedrnn/kernels.h"
+
+namespace gatedrnn {
+
+// A 64-byte aligned, zero-initialised float array. Throws std::bad_alloc.
+class AlignedBuffer {
+public:
+    AlignedBuffer() = default;
+    explicit AlignedBuffer(size_t n);
+    float* data() { return ptr_.get(); }
+    const float* data() const { return ptr_.get(); }
+    size_t size() const { return size_; }
+
+private:
+    struct Free {
+        void operator()(float* p) const;
+    };
+    std::unique_ptr<float[], Free> ptr_;
+    size_t size_ = 0;
+};
+
+// An owned packed matrix: G gates of N outputs, K inputs (see kernels.h for the layout).
+struct Panel {
+    AlignedBuffer buf;
+    int K = 0, G = 0, N = 0;
+    PanelView view() const { return PanelView{buf.data(), K, G, N}; }
+};
+
+// Packs gates first_gate .. first_gate + G - 1 of a PyTorch matrix W with rows
+// (gate * N + unit) and row stride K: panel[b][k][g][l] = W[(first_gate + g) * N + 16b + l][k].
+Panel pack_panel(const float* w, int N, int K, int first_gate, int G);
+
+// A bias vector (gate * N + unit) in the same gate-interleaved order:
+// out[b][g][l] = bias[(first_gate + g) * N + 16b + l], 0 past N.
+AlignedBuffer pack_bias(const float* bias, int N, int first_gate, int G);
+
+}  // namespace gatedrnn

@@ -1,0 +1,91 @@
+// The C++ API: a stack of LSTM or GRU layers with packed weights, run over a sequence.
+// Plain structs and raw pointers; usable without Python.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "gatedrnn/kernels.h"
+#include "gatedrnn/pack.h"
+
+namespace gatedrnn {
+
+enum class CellType { lstm, gru };
+
+struct NetworkConfig {
+    CellType cell = CellType::lstm;
+    int input_size = 0;
+    int hidden_size = 0;
+    int num_layers = 1;
+    bool bidirectional = false;
+    int proj_size = 0;                 // LSTM only; 0 = none
+    bool linear_before_reset = true;   // GRU only
+
+    int directions() const { return bidirectional ? 2 : 1; }
+    int gates() const { return cell == CellType::lstm ? 4 : 3; }
+    int out_size() const { return proj_size > 0 ? proj_size : hidden_size; }  // H_out
+    int layer_input_size(int layer) const {
+        return layer == 0 ? input_size : directions() * out_size();
+    }
+};
+
+// One direction of one layer in PyTorch's layout (row-major float32, gate-major rows):
+// w_ih (G*H, I_l), w_hh (G*H, H_out), b_ih and b_hh (G*H) or null, w_hr (P, H) or null.
+struct DirectionWeights {
+    const float* w_ih = nullptr;
+    const float* w_hh = nullptr;
+    const float* b_ih = nullptr;
+    const float* b_hh = nullptr;
+    const float* w_hr = nullptr;
+};
+
+// A sequence in memory: element (t, b) starts at data + t * st + b * sb (floats).
+struct SeqLayout {
+    ptrdiff_t st = 0, sb = 0;
+};
+
+struct ForwardCall {
+    const float* x = nullptr;        // (T, B, I), or (B, T, I) when batch_first
+    int T = 0, B = 0;
+    bool batch_first = false;
+    const float* h0 = nullptr;       // (L*D, B, H_out) or null for zeros
+    const float* c0 = nullptr;       // (L*D, B, H), LSTM only, or null
+    const int64_t* lengths = nullptr;  // (B,), 0 <= len <= T, or null for all T
+    float* y = nullptr;              // (T, B, D*H_out), or (B, T, D*H_out) when batch_first
+    float* h_n = nullptr;            // (L*D, B, H_out)
+    float* c_n = nullptr;            // (L*D, B, H), LSTM only
+};
+
+struct Workspace;  // per-call scratch buffers (rnn.cpp)
+
+class Network {
+public:
+    // Packs the weights (one entry per layer and direction: l0, l0_reverse, l1, ...).
+    // Throws std::invalid_argument on an invalid configuration.
+    Network(const NetworkConfig& config, const std::vector<DirectionWeights>& weights);
+
+    const NetworkConfig& config() const { return config_; }
+
+    // Runs the whole stack. Shapes are the caller's responsibility (the bindings check
+    // them). Allocates its workspace before the time loop, never inside it.
+    void forward(const ForwardCall& call, const KernelTable& kernels) const;
+
+private:
+    struct Direction {
+        Panel w_ih;       // G gates over H, K = layer input size
+        Panel w_hh;       // LSTM: 4 gates; GRU lbr: 3 gates; GRU lbr=0: r and z
+        Panel w_hn;       // GRU lbr=0: the candidate's recurrent weights
+        Panel w_hr;       // LSTM projection, 1 gate over P, K = H
+        AlignedBuffer gx_bias;  // folded into the input projection
+        AlignedBuffer b_hn;     // GRU lbr: the bias r multiplies
+    };
+
+    void run_direction(const Direction& dir, const KernelTable& kernels, const ForwardCall& call,
+                       int layer, int d, const float* in, SeqLayout in_layout, float* out,
+                       SeqLayout out_layout, Workspace& ws) const;
+
+    NetworkConfig config_;
+    std::vector<Direction> dirs_;
+};
+
+}  // namespace gatedrnn

@@ -1,0 +1,67 @@
+// The fused GRU step, in both forms of the candidate.
+// Included inside namespace gatedrnn::<isa> (see README.md): no guard, no includes.
+//
+//     r = sigmoid(a_r)  z = sigmoid(a_z)       (a_r, a_z start from the projected input)
+//     linear_before_reset = true:   n = tanh(gx_n + r * (W_hn h + b_hn))
+//     linear_before_reset = false:  n = tanh(gx_n + W_hn (r * h))     (b_hn folded into gx_n)
+//     h' = (1 - z) * n + z * h  =  n + z * (h - n)
+
+inline V gru_update(V z, V n, V h_prev) { return fmadd(z, sub(h_prev, n), n); }
+
+// linear_before_reset = true: one sweep accumulates r, z and W_hn h (started from b_hn).
+inline void gru_step_f32(const GruStepArgs& s) {
+    const StepRows& rows = s.rows;
+    const int H = s.w_hh.N;
+    const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto init = [&](int i, int b, V* acc) {
+        const float* gx = rows.gx[i] + b * 3 * kBlock;
+        acc[0] = load(gx);
+        acc[1] = load(gx + kBlock);
+        acc[2] = s.b_hn ? load(s.b_hn + b * kBlock) : zero();
+    };
+    const auto epi = [&](int i, int b, const V* acc) {
+        const float* gx = rows.gx[i] + b * 3 * kBlock;
+        const V r = sigmoid(acc[0]);
+        const V z = sigmoid(acc[1]);
+        const V n = tanh(fmadd(r, acc[2], load(gx + 2 * kBlock)));
+        const V h = gru_update(z, n, load(rows.h_prev[i] + b * kBlock));
+        store(rows.h_next[i] + b * kBlock, h);
+        store_valid(rows.y[i] + b * kBlock, h, H - b * kBlock);
+    };
+    tile_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w_hh, a, init, epi);
+}
+
+// linear_before_reset = false, phase 1: r and z; writes r * h_prev and z for phase 2.
+inline void gru_gates_f32(const GruGatesArgs& s) {
+    const StepRows& rows = s.rows;
+    const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto init = [&](int i, int b, V* acc) {
+        const float* gx = rows.gx[i] + b * 3 * kBlock;
+        acc[0] = load(gx);
+        acc[1] = load(gx + kBlock);
+    };
+    const auto epi = [&](int i, int b, const V* acc) {
+        const V r = sigmoid(acc[0]);
+        const V z = sigmoid(acc[1]);
+        store(rows.scratch[i] + b * kBlock, mul(r, load(rows.h_prev[i] + b * kBlock)));
+        store(rows.scratch2[i] + b * kBlock, z);
+    };
+    tile_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w_rz, a, init, epi);
+}
+
+// linear_before_reset = false, phase 2: the candidate from W_hn (r * h_prev), then h.
+// Needs every block of r * h_prev, so it runs after phase 1 has finished all blocks.
+inline void gru_cand_f32(const GruCandArgs& s) {
+    const StepRows& rows = s.rows;
+    const int H = s.w_n.N;
+    const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
+    const auto init = [&](int i, int b, V* acc) { acc[0] = load(rows.gx[i] + (b * 3 + 2) * kBlock); };
+    const auto epi = [&](int i, int b, const V* acc) {
+        const V n = tanh(acc[0]);
+        const V z = load(rows.scratch2[i] + b * kBlock);
+        const V h = gru_update(z, n, load(rows.h_prev[i] + b * kBlock));
+        store(rows.h_next[i] + b * kBlock, h);
+        store_valid(rows.y[i] + b * kBlock, h, H - b * kBlock);
+    };
+    tile_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w_n, a, init, epi);
+}

@@ -1,0 +1,21 @@
+// Compiles every generic kernel for one ISA. An ISA's kernels_<isa>.cpp includes its
+// vec_<isa>.h, defines GATEDRNN_ISA as its name, then includes this file.
+#include "gatedrnn/kernels.h"
+
+#define GATEDRNN_PASTE_(a, b) a##__##b
+#define GATEDRNN_PASTE(a, b) GATEDRNN_PASTE_(a, b)
+#define GATEDRNN_STR_(a) #a
+#define GATEDRNN_STR(a) GATEDRNN_STR_(a)
+#define GATEDRNN_KERNEL(op) GATEDRNN_PASTE(op, GATEDRNN_ISA)
+#define GATEDRNN_ISA_NAME GATEDRNN_STR(GATEDRNN_ISA)
+
+namespace gatedrnn::GATEDRNN_ISA {
+namespace {
+#include "activation.h"
+#include "tile.h"
+#include "gemm.h"
+#include "lstm_step.h"
+#include "gru_step.h"
+}  // namespace
+#include "kernel_table.h"
+}  // namespace gatedrnn::GATEDRNN_ISA

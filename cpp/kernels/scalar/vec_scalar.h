@@ -1,0 +1,62 @@
+// Portable primitives over one 16-float block: a plain array, compiled for baseline
+// x86-64 (or any CPU). fmadd is a multiply then an add: baseline x86-64 has no FMA.
+#pragma once
+
+#include <cstdint>
+#include <cstring>
+
+namespace gatedrnn::scalar {
+
+struct V {
+    float v[16];
+};
+
+template <int G>
+inline constexpr int kTileRows = 1;
+inline constexpr int kGemvBlocks = 1;
+
+#define GATEDRNN_LANES for (int l = 0; l < 16; ++l)
+
+inline V zero() { V r; GATEDRNN_LANES r.v[l] = 0.0f; return r; }
+inline V broadcast(float x) { V r; GATEDRNN_LANES r.v[l] = x; return r; }
+inline V load(const float* p) { V r; GATEDRNN_LANES r.v[l] = p[l]; return r; }
+inline void store(float* p, V a) { GATEDRNN_LANES p[l] = a.v[l]; }
+inline void store_n(float* p, V a, int n) { for (int l = 0; l < n; ++l) p[l] = a.v[l]; }
+inline V load_n(const float* p, int n) {
+    V r = zero();
+    for (int l = 0; l < n; ++l) r.v[l] = p[l];
+    return r;
+}
+
+inline V fmadd(V a, V b, V c) { V r; GATEDRNN_LANES r.v[l] = a.v[l] * b.v[l] + c.v[l]; return r; }
+inline V add(V a, V b) { V r; GATEDRNN_LANES r.v[l] = a.v[l] + b.v[l]; return r; }
+inline V sub(V a, V b) { V r; GATEDRNN_LANES r.v[l] = a.v[l] - b.v[l]; return r; }
+inline V mul(V a, V b) { V r; GATEDRNN_LANES r.v[l] = a.v[l] * b.v[l]; return r; }
+inline V div(V a, V b) { V r; GATEDRNN_LANES r.v[l] = a.v[l] / b.v[l]; return r; }
+// x86 semantics: a > b ? a : b, so a NaN in b passes through.
+inline V max(V a, V b) { V r; GATEDRNN_LANES r.v[l] = a.v[l] > b.v[l] ? a.v[l] : b.v[l]; return r; }
+
+inline uint32_t bits(float x) { uint32_t u; std::memcpy(&u, &x, 4); return u; }
+inline float from_bits(uint32_t u) { float x; std::memcpy(&x, &u, 4); return x; }
+
+inline V neg_abs(V x) { V r; GATEDRNN_LANES r.v[l] = from_bits(bits(x.v[l]) | 0x80000000u); return r; }
+inline V with_sign_of(V a, V x) {
+    V r;
+    GATEDRNN_LANES r.v[l] = from_bits(bits(a.v[l]) | (bits(x.v[l]) & 0x80000000u));
+    return r;
+}
+inline V select_negative(V x, V a, V b) {
+    V r;
+    GATEDRNN_LANES r.v[l] = (bits(x.v[l]) & 0x80000000u) ? a.v[l] : b.v[l];
+    return r;
+}
+inline V zero_where_less(V z, float threshold, V v) {
+    V r;
+    GATEDRNN_LANES r.v[l] = z.v[l] < threshold ? 0.0f : v.v[l];
+    return r;
+}
+inline V shift_bits_left_23(V x) { V r; GATEDRNN_LANES r.v[l] = from_bits(bits(x.v[l]) << 23); return r; }
+
+#undef GATEDRNN_LANES
+
+}  // namespace gatedrnn::scalar

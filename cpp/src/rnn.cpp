@@ -1,0 +1,261 @@
+// The driver: layers, directions and the time loop around the kernels of kernels.h.
+//
+// Per layer and direction: one GEMM projects every timestep's input (biases folded in),
+// then each step calls the fused step kernel over the rows still inside their sequence.
+// Nothing is allocated inside the time loop.
+#include "gatedrnn/rnn.h"
+
+#include <algorithm>
+#include <cstring>
+#include <stdexcept>
+#include <string>
+#include <utility>
+
+namespace gatedrnn {
+
+namespace {
+
+void require(bool ok, const std::string& msg) {
+    if (!ok) throw std::invalid_argument(msg);
+}
+
+}  // namespace
+
+Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& weights)
+    : config_(c) {
+    require(c.input_size > 0, "input_size must be positive, got " + std::to_string(c.input_size));
+    require(c.hidden_size > 0, "hidden_size must be positive, got " + std::to_string(c.hidden_size));
+    require(c.num_layers > 0, "num_layers must be positive, got " + std::to_string(c.num_layers));
+    require(c.proj_size >= 0 && c.proj_size < c.hidden_size,
+            "proj_size must be in [0, hidden_size), got " + std::to_string(c.proj_size));
+    require(c.cell == CellType::lstm || c.proj_size == 0, "proj_size is only supported by LSTM");
+    const int D = c.directions();
+    require(static_cast<int>(weights.size()) == c.num_layers * D,
+            "expected " + std::to_string(c.num_layers * D) + " sets of weights, got " +
+                std::to_string(weights.size()));
+
+    const int H = c.hidden_size, G = c.gates(), Hout = c.out_size();
+    const bool lstm = c.cell == CellType::lstm;
+    dirs_.reserve(weights.size());
+    std::vector<float> bias(static_cast<size_t>(G) * H);
+    for (int l = 0; l < c.num_layers; ++l) {
+        for (int d = 0; d < D; ++d) {
+            const DirectionWeights& w = weights[static_cast<size_t>(l * D + d)];
+            require(w.w_ih && w.w_hh, "missing weight_ih / weight_hh");
+            require(!lstm || c.proj_size == 0 || w.w_hr, "missing weight_hr");
+            Direction dir;
+            dir.w_ih = pack_panel(w.w_ih, H, c.layer_input_size(l), 0, G);
+            // Biases folded into the input projection: every b_ih, and every b_hh except the
+            // GRU's b_hn when r multiplies it (linear_before_reset).
+            for (int i = 0; i < G * H; ++i) {
+                const bool hh_folds = lstm || !c.linear_before_reset || i < 2 * H;
+                bias[i] = (w.b_ih ? w.b_ih[i] : 0.0f) + (w.b_hh && hh_folds ? w.b_hh[i] : 0.0f);
+            }
+            dir.gx_bias = pack_bias(bias.data(), H, 0, G);
+            if (lstm) {
+                dir.w_hh = pack_panel(w.w_hh, H, Hout, 0, 4);
+                if (c.proj_size > 0) dir.w_hr = pack_panel(w.w_hr, c.proj_size, H, 0, 1);
+            } else if (c.linear_before_reset) {
+                dir.w_hh = pack_panel(w.w_hh, H, H, 0, 3);
+                if (w.b_hh) dir.b_hn = pack_bias(w.b_hh, H, 2, 1);
+            } else {
+                dir.w_hh = pack_panel(w.w_hh, H, H, 0, 2);
+                dir.w_hn = pack_panel(w.w_hh, H, H, 2, 1);
+            }
+            dirs_.push_back(std::move(dir));
+        }
+    }
+}
+
+// Scratch for one call, sized once before any time loop.
+struct Workspace {
+    AlignedBuffer gx;        // (T * B) rows of [blocks][G][16]
+    AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
+    AlignedBuffer h[2];      // double-buffered state rows, padded to whole blocks
+    AlignedBuffer c;         // LSTM cell state rows
+    AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
+    std::vector<const float*> h_prev, gx_rows;
+    std::vector<float*> h_next, y_rows, c_rows, s1_rows, s2_rows;
+    ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
+};
+
+void Network::forward(const ForwardCall& call, const KernelTable& kernels) const {
+    const NetworkConfig& c = config_;
+    const int T = call.T, B = call.B, D = c.directions(), L = c.num_layers;
+    const int H = c.hidden_size, Hout = c.out_size();
+    if (B == 0) return;  // empty outputs; T == 0 still copies the initial state out
+
+    Workspace ws;
+    ws.ld_gx = static_cast<ptrdiff_t>(num_blocks(H)) * c.gates() * kBlock;
+    ws.ld_h = static_cast<ptrdiff_t>(num_blocks(Hout)) * kBlock;
+    ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
+    ws.gx = AlignedBuffer(static_cast<size_t>(T) * B * ws.ld_gx);
+    const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
+    for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i] = AlignedBuffer(seq_size);
+    for (auto& h : ws.h) h = AlignedBuffer(static_cast<size_t>(B) * ws.ld_h);
+    ws.c = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
+    ws.s1 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
+    ws.s2 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
+    for (auto* v : {&ws.h_prev, &ws.gx_rows}) v->resize(B);
+    for (auto* v : {&ws.h_next, &ws.y_rows, &ws.c_rows, &ws.s1_rows, &ws.s2_rows}) v->resize(B);
+
+    const ptrdiff_t I0 = c.input_size, W = static_cast<ptrdiff_t>(D) * Hout;
+    const SeqLayout x_layout = call.batch_first ? SeqLayout{I0, T * I0} : SeqLayout{B * I0, I0};
+    const SeqLayout y_layout = call.batch_first ? SeqLayout{W, T * W} : SeqLayout{B * W, W};
+    const SeqLayout inner_layout{B * W, W};
+
+    for (int l = 0; l < L; ++l) {
+        const bool last = l == L - 1;
+        const float* in = l == 0 ? call.x : ws.seq[(l - 1) % 2].data();
+        const SeqLayout in_layout = l == 0 ? x_layout : inner_layout;
+        float* out = last ? call.y : ws.seq[l % 2].data();
+        const SeqLayout out_layout = last ? y_layout : inner_layout;
+        for (int d = 0; d < D; ++d)
+            run_direction(dirs_[static_cast<size_t>(l * D + d)], kernels, call, l, d, in, in_layout,
+                          out, out_layout, ws);
+    }
+}
+
+void Network::run_direction(const Direction& dir, const KernelTable& kernels,
+                            const ForwardCall& call, int layer, int d, const float* in,
+                            SeqLayout in_layout, float* out, SeqLayout out_layout,
+                            Workspace& ws) const {
+    const NetworkConfig& c = config_;
+    const int T = call.T, B = call.B, H = c.hidden_size, Hout = c.out_size();
+    const bool lstm = c.cell == CellType::lstm, reverse = d == 1;
+    const int state = layer * c.directions() + d;
+
+    // 1. Input projection of every timestep: gx[t * B + b] = W_ih x_(t,b) + folded biases.
+    GemmArgs g;
+    g.a = in;
+    g.a_st = in_layout.st;
+    g.a_sb = in_layout.sb;
+    g.rows_per_t = B;
+    g.m_begin = 0;
+    g.m_end = T * B;
+    g.w = dir.w_ih.view();
+    g.blk_begin = 0;
+    g.blk_end = g.w.nblocks();
+    g.bias = dir.gx_bias.data();
+    g.c = ws.gx.data();
+    g.ldc = ws.ld_gx;
+    kernels.gemm_f32(g);
+
+    // 2. Initial state (padding lanes stay zero).
+    float* h_cur = ws.h[0].data();
+    float* h_nxt = ws.h[1].data();
+    for (int b = 0; b < B; ++b) {
+        float* hr = h_cur + b * ws.ld_h;
+        if (call.h0) {
+            std::memcpy(hr, call.h0 + (static_cast<ptrdiff_t>(state) * B + b) * Hout, Hout * sizeof(float));
+        } else {
+            std::memset(hr, 0, Hout * sizeof(float));
+        }
+        if (lstm) {
+            float* cr = ws.c.data() + b * ws.ld_c;
+            if (call.c0) {
+                std::memcpy(cr, call.c0 + (static_cast<ptrdiff_t>(state) * B + b) * H, H * sizeof(float));
+            } else {
+                std::memset(cr, 0, H * sizeof(float));
+            }
+        }
+    }
+
+    // A row's final state is the state after its last valid step: copied out when the
+    // step counter reaches its length (rows past their length are not stepped).
+    float* h_n = call.h_n + static_cast<ptrdiff_t>(state) * B * Hout;
+    const auto capture = [&](int b) {
+        std::memcpy(h_n + static_cast<ptrdiff_t>(b) * Hout, h_cur + b * ws.ld_h, Hout * sizeof(float));
+    };
+    const auto length = [&](int b) { return call.lengths ? static_cast<int>(call.lengths[b]) : T; };
+
+    StepRows rows;
+    rows.h_prev = ws.h_prev.data();
+    rows.gx = ws.gx_rows.data();
+    rows.h_next = ws.h_next.data();
+    rows.y = ws.y_rows.data();
+    rows.c = ws.c_rows.data();
+    rows.scratch = ws.s1_rows.data();
+    rows.scratch2 = ws.s2_rows.data();
+
+    const int nblk = num_blocks(H);
+    // 3. The time loop.
+    for (int s = 0; s < T; ++s) {
+        int n = 0;
+        for (int b = 0; b < B; ++b) {
+            const int len = length(b);
+            if (s == len) capture(b);
+            if (s >= len) continue;
+            const int t = reverse ? len - 1 - s : s;
+            ws.h_prev[n] = h_cur + b * ws.ld_h;
+            ws.h_next[n] = h_nxt + b * ws.ld_h;
+            ws.gx_rows[n] = ws.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
+            ws.y_rows[n] = out + t * out_layout.st + b * out_layout.sb + static_cast<ptrdiff_t>(d) * Hout;
+            ws.c_rows[n] = ws.c.data() + b * ws.ld_c;
+            ws.s1_rows[n] = ws.s1.data() + b * ws.ld_c;
+            ws.s2_rows[n] = ws.s2.data() + b * ws.ld_c;
+            ++n;
+        }
+        if (n == 0) break;  // every sequence has ended
+        rows.n = n;
+        if (lstm) {
+            LstmStepArgs a;
+            a.rows = rows;
+            a.w_hh = dir.w_hh.view();
+            a.blk_begin = 0;
+            a.blk_end = nblk;
+            a.write_m = c.proj_size > 0;
+            kernels.lstm_step_f32(a);
+            if (c.proj_size > 0) {
+                ProjArgs p;
+                p.rows = rows;
+                p.w_hr = dir.w_hr.view();
+                p.blk_begin = 0;
+                p.blk_end = p.w_hr.nblocks();
+                kernels.lstm_proj_f32(p);
+            }
+        } else if (c.linear_before_reset) {
+            GruStepArgs a;
+            a.rows = rows;
+            a.w_hh = dir.w_hh.view();
+            a.b_hn = dir.b_hn.data();
+            a.blk_begin = 0;
+            a.blk_end = nblk;
+            kernels.gru_step_f32(a);
+        } else {
+            GruGatesArgs a;
+            a.rows = rows;
+            a.w_rz = dir.w_hh.view();
+            a.blk_begin = 0;
+            a.blk_end = nblk;
+            kernels.gru_gates_f32(a);
+            GruCandArgs p;
+            p.rows = rows;
+            p.w_n = dir.w_hn.view();
+            p.blk_begin = 0;
+            p.blk_end = nblk;
+            kernels.gru_cand_f32(p);
+        }
+        // Rows not stepped keep their state in h_cur; they were captured already.
+        std::swap(h_cur, h_nxt);
+    }
+    for (int b = 0; b < B; ++b)
+        if (length(b) >= T) capture(b);
+
+    // Final cell state: c is updated in place and frozen once a row ends.
+    if (lstm && call.c_n) {
+        float* c_n = call.c_n + static_cast<ptrdiff_t>(state) * B * H;
+        for (int b = 0; b < B; ++b)
+            std::memcpy(c_n + static_cast<ptrdiff_t>(b) * H, ws.c.data() + b * ws.ld_c, H * sizeof(float));
+    }
+
+    // Outputs past a row's length are zero.
+    if (call.lengths) {
+        for (int b = 0; b < B; ++b)
+            for (int t = length(b); t < T; ++t)
+                std::memset(out + t * out_layout.st + b * out_layout.sb + static_cast<ptrdiff_t>(d) * Hout, 0,
+                            Hout * sizeof(float));
+    }
+}
+
+}  // namespace gatedrnn

@@ -1,0 +1,60 @@
+"""gatedrnn: fast LSTM and GRU inference on the CPU.
+
+Fused SIMD kernels (AVX-512, AVX2+FMA, portable scalar) chosen at run time from the CPU,
+PyTorch's semantics and parameter names, and a float64 NumPy reference
+(:mod:`gatedrnn.reference`) that every kernel is tested against.
+
+    >>> import gatedrnn, numpy as np
+    >>> lstm = gatedrnn.LSTM(input_size=16, hidden_size=32, seed=0)
+    >>> y, (h_n, c_n) = lstm(np.random.rand(10, 4, 16).astype(np.float32))
+"""
+
+from __future__ import annotations
+
+from typing import Dict, List
+
+from . import _core, reference
+from ._layers import GRU, LSTM, GRUCell, LSTMCell
+from ._threads import get_num_threads, set_num_threads
+
+__version__: str = _core.__version__
+
+__all__ = [
+    "LSTM",
+    "GRU",
+    "LSTMCell",
+    "GRUCell",
+    "reference",
+    "available_isas",
+    "selected_isa",
+    "set_isa",
+    "cpu_features",
+    "set_num_threads",
+    "get_num_threads",
+    "__version__",
+]
+
+
+def available_isas() -> List[str]:
+    """ISAs whose kernels are built in and supported by this CPU, best first
+    (a subset of ``["avx512", "avx2", "scalar"]``)."""
+    return list(_core.available_isas())
+
+
+def selected_isa() -> str:
+    """The ISA whose kernels run: ``GATEDRNN_ISA`` if set, else the best available.
+    Raises ValueError if ``GATEDRNN_ISA`` names an unknown or unsupported ISA."""
+    return str(_core.selected_isa())
+
+
+def set_isa(name: str) -> None:
+    """Use the kernels of ``name`` (one of :func:`available_isas`) from now on, in this
+    process. Raises ValueError for an unknown ISA or one this CPU lacks."""
+    if not isinstance(name, str):
+        raise TypeError(f"name: expected a str, got {type(name).__name__}")
+    _core.set_isa(name)
+
+
+def cpu_features() -> Dict[str, bool]:
+    """CPU features detected with cpuid and xgetbv, as ``{name: bool}``."""
+    return dict(_core.cpu_features())

@@ -1,0 +1,7 @@
+"""``python -m gatedrnn``: ``info`` and ``bench`` (see gatedrnn._cli)."""
+import sys
+
+from gatedrnn._cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(reexec=True))

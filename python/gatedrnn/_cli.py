@@ -1,0 +1,95 @@
+"""The command line: ``python -m gatedrnn info`` and ``python -m gatedrnn bench``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import List, Optional, Sequence
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from gatedrnn import bench
+
+    p = argparse.ArgumentParser(
+        prog="python -m gatedrnn",
+        description="gatedrnn: fast LSTM/GRU inference on the CPU.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="version, CPU, ISAs and threads",
+                   description="Print gatedrnn's version, Python/NumPy versions, the CPU model and "
+                               "features, the available and selected kernel ISA, and the thread count.")
+    b = sub.add_parser(
+        "bench", help="microbenchmark gatedrnn against a NumPy baseline",
+        description="Run the benchmark grid: each cell for LSTM and GRU, "
+                    "gatedrnn vs a hoisted float32 NumPy baseline, both checked against "
+                    "gatedrnn.reference, timed interleaved. Prints a markdown table; exits 1 "
+                    "if any check fails.",
+        epilog="cells (B, T, I=H): " + ", ".join(
+            f"{c} ({B}, {T}, {H})" for c, (B, T, _, H) in bench.CELLS.items()))
+    bench.add_bench_arguments(b)
+    return p
+
+
+def _fmt_features(features) -> str:
+    if isinstance(features, dict):
+        on = [name for name, v in features.items() if v]
+        return " ".join(on) if on else "(none)"
+    return str(features)
+
+
+def info_lines() -> List[str]:
+    import platform
+
+    import numpy as np
+
+    import gatedrnn
+    from gatedrnn import bench
+
+    g = bench.gatedrnn_info()
+    m = bench.machine_info()
+    isas = g["available_isas"]
+    env_isa = os.environ.get("GATEDRNN_ISA")
+    blas = bench.blas_info()
+    if blas:
+        blas_s = ", ".join(f"{d.get('internal_api')} {d.get('version') or ''}".strip()
+                           + (f" ({d['architecture']})" if d.get("architecture") else "")
+                           + f", {d.get('num_threads')} threads" for d in blas)
+    elif blas is None:
+        blas_s = "unknown (threadpoolctl not installed)"
+    else:
+        blas_s = "none seen by threadpoolctl"
+    lines = [
+        f"gatedrnn {getattr(gatedrnn, '__version__', 'unknown')} ({os.path.dirname(gatedrnn.__file__)})",
+        f"Python {platform.python_version()} ({platform.python_implementation()}, {sys.executable})",
+        f"NumPy {np.__version__} (BLAS: {blas_s})",
+        f"CPU: {bench.machine_line(m)}",
+        f"CPU features: {_fmt_features(g['cpu_features'])}",
+        f"ISAs available: {', '.join(isas) if isinstance(isas, (list, tuple)) else isas}",
+        f"ISA selected: {g['selected_isa']}",
+        f"threads: {g['num_threads']}",
+        f"GATEDRNN_ISA: {env_isa!r} (set)" if env_isa is not None else "GATEDRNN_ISA: not set",
+    ]
+    return lines
+
+
+def cmd_info(args) -> int:
+    print("\n".join(info_lines()))
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None, *, reexec: bool = False) -> int:
+    """Entry point. ``reexec=True`` (the real command line only) lets ``bench``
+    re-execute the process once without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    if args.command == "info":
+        return cmd_info(args)
+    from gatedrnn import bench
+
+    if reexec:
+        bench.reexec_without_openblas_env(["-m", "gatedrnn", *argv])
+    return bench.run(args, argv)

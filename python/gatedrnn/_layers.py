@@ -1,0 +1,427 @@
+"""The layers and cells: thin Python objects over the compiled ``_core.Network``.
+
+Python validates every argument (clear ``ValueError``/``TypeError`` messages that name the
+argument and show the expected and received shapes), converts arrays to float32 (without a
+copy when they already are float32 and C-contiguous), and hands the call to C++, which runs
+the layers, directions and time loop with the GIL released.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from . import _core
+from ._threads import _resolve_threads
+
+__all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell"]
+
+_REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes are converted to float32
+
+
+def _shape(s: Sequence[Any]) -> str:
+    return "(" + ", ".join(str(v) for v in s) + ("," if len(s) == 1 else "") + ")"
+
+
+def _as_float32(value: Any, name: str) -> np.ndarray:
+    """float32, C-contiguous view of ``value``; copies only when the dtype or layout differs."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # e.g. ragged nested lists
+        raise TypeError(f"{name}: expected a real numeric array, could not convert {type(value).__name__}: {exc}") from None
+    if arr.dtype.kind not in _REAL_KINDS:
+        raise TypeError(f"{name}: expected a real numeric array (float or int), got dtype {arr.dtype}")
+    return np.asarray(arr, dtype=np.float32, order="C")
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{name}: expected an int, got {type(value).__name__}")
+    if value < minimum:
+        raise ValueError(f"{name}: expected an int >= {minimum}, got {value}")
+    return int(value)
+
+
+def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
+    arr = np.asarray(lengths)
+    if arr.dtype.kind not in "iu":
+        raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
+    if arr.shape != (batch,):
+        raise ValueError(f"lengths: expected shape {_shape((batch,))} (one per sequence), got {_shape(arr.shape)}")
+    if batch and (arr.min() < 0 or arr.max() > steps):
+        bad = arr[(arr < 0) | (arr > steps)][0]
+        raise ValueError(f"lengths: expected values in [0, {steps}] (T = {steps}), got {bad}")
+    return np.asarray(arr, dtype=np.int64, order="C")
+
+
+class _Recurrent:
+    """Shared machinery: parameters under PyTorch's names, packing, validation, the call."""
+
+    _kind = ""  # "lstm" or "gru"
+    _gates = 0
+    _cell = False  # cells name their parameters without the _l0 suffix
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bias: bool,
+        batch_first: bool,
+        bidirectional: bool,
+        proj_size: int,
+        linear_before_reset: bool,
+        seed: Optional[int],
+        num_threads: Optional[int],
+    ) -> None:
+        self.input_size = _check_int(input_size, "input_size", 1)
+        self.hidden_size = _check_int(hidden_size, "hidden_size", 1)
+        self.num_layers = _check_int(num_layers, "num_layers", 1)
+        self.proj_size = _check_int(proj_size, "proj_size", 0)
+        if self.proj_size >= self.hidden_size:
+            raise ValueError(f"proj_size: expected 0 <= proj_size < hidden_size = {self.hidden_size}, got {self.proj_size}")
+        self.bias = bool(bias)
+        self.batch_first = bool(batch_first)
+        self.bidirectional = bool(bidirectional)
+        self.linear_before_reset = bool(linear_before_reset)
+        self.num_threads = None if num_threads is None else _check_int(num_threads, "num_threads", 1)
+        # PyTorch's default init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in its name order.
+        rng = np.random.default_rng(seed)
+        k = 1.0 / np.sqrt(self.hidden_size)
+        self._params: Dict[str, np.ndarray] = {
+            name: rng.uniform(-k, k, size=shape).astype(np.float32) for name, shape in self._param_shapes().items()
+        }
+        self._build()
+
+    # -- parameters ---------------------------------------------------------------------
+    @property
+    def _directions(self) -> int:
+        return 2 if self.bidirectional else 1
+
+    @property
+    def _out_size(self) -> int:
+        return self.proj_size or self.hidden_size
+
+    def _suffix(self, layer: int, d: int) -> str:
+        return "" if self._cell else f"_l{layer}" + ("_reverse" if d else "")
+
+    def _param_shapes(self) -> Dict[str, Tuple[int, ...]]:
+        """PyTorch's parameter names and shapes, in PyTorch's order."""
+        gh = self._gates * self.hidden_size
+        shapes: Dict[str, Tuple[int, ...]] = {}
+        for layer in range(self.num_layers):
+            in_size = self.input_size if layer == 0 else self._directions * self._out_size
+            for d in range(self._directions):
+                s = self._suffix(layer, d)
+                shapes["weight_ih" + s] = (gh, in_size)
+                shapes["weight_hh" + s] = (gh, self._out_size)
+                if self.bias:
+                    shapes["bias_ih" + s] = (gh,)
+                    shapes["bias_hh" + s] = (gh,)
+                if self.proj_size:
+                    shapes["weight_hr" + s] = (self.proj_size, self.hidden_size)
+        return shapes
+
+    def _build(self) -> None:
+        p = self._params
+        weights: List[Tuple[Optional[np.ndarray], ...]] = []
+        for layer in range(self.num_layers):
+            for d in range(self._directions):
+                s = self._suffix(layer, d)
+                weights.append(
+                    (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s), p.get("weight_hr" + s))
+                )
+        self._net = _core.Network(
+            self._kind,
+            self.input_size,
+            self.hidden_size,
+            self.num_layers,
+            self.bidirectional,
+            self.proj_size,
+            self.linear_before_reset,
+            weights,
+        )
+
+    def state_dict(self) -> Dict[str, np.ndarray]:
+        """The parameters under PyTorch's names, shapes and gate order (float32 copies)."""
+        return {name: value.copy() for name, value in self._params.items()}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
+        """Replace every parameter. Values may be anything ``np.asarray`` accepts (NumPy
+        arrays, lists, torch tensors); they are converted to float32 and packed once.
+        Raises ValueError naming the key on a missing, unexpected or misshapen entry."""
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
+        shapes = self._param_shapes()
+        missing = [k for k in shapes if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in shapes]
+        if missing:
+            raise ValueError(f"state_dict: missing key(s) {', '.join(repr(k) for k in missing)}")
+        if unexpected:
+            raise ValueError(f"state_dict: unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
+        new = {}
+        for name, shape in shapes.items():
+            value = _as_float32(state_dict[name], f"state_dict key {name!r}")
+            if value.shape != shape:
+                raise ValueError(f"state_dict key {name!r}: expected shape {_shape(shape)}, got {_shape(value.shape)}")
+            new[name] = value.copy()
+        old = self._params
+        self._params = new
+        try:
+            self._build()
+        except Exception:
+            self._params = old
+            raise
+
+    # -- calls ----------------------------------------------------------------------------
+    def _state_shape(self, batch: Optional[int], size: int) -> Tuple[int, ...]:
+        lead = self.num_layers * self._directions
+        return (lead, size) if batch is None else (lead, batch, size)
+
+    def _check_state(self, value: Any, name: str, batch: Optional[int], size: int) -> np.ndarray:
+        arr = _as_float32(value, name)
+        expected = self._state_shape(batch, size)
+        if arr.shape != expected:
+            raise ValueError(f"{name}: expected shape {_shape(expected)}, got {_shape(arr.shape)}")
+        return arr
+
+    def _run(self, x: Any, h0: Any, c0: Any, lengths: Any):
+        x = _as_float32(x, "x")
+        I = self.input_size
+        if x.ndim == 2:
+            batch = None
+            if x.shape[1] != I:
+                raise ValueError(f"x: expected shape (T, {I}) with input_size={I} (unbatched), got {_shape(x.shape)}")
+            if lengths is not None:
+                raise ValueError("lengths: needs batched input (x of 3 dimensions); unbatched x has shape " + _shape(x.shape))
+            x3 = x[:, None, :]
+            batch_first = False
+        elif x.ndim == 3:
+            layout = "(B, T, {})" if self.batch_first else "(T, B, {})"
+            if x.shape[2] != I:
+                raise ValueError(f"x: expected shape {layout.format(I)} with input_size={I}, got {_shape(x.shape)}")
+            batch = x.shape[0] if self.batch_first else x.shape[1]
+            x3 = x
+            batch_first = self.batch_first
+        else:
+            form = "(B, T, input_size)" if self.batch_first else "(T, B, input_size)"
+            raise ValueError(f"x: expected a 3-D array {form} or a 2-D unbatched (T, input_size), got shape {_shape(x.shape)}")
+        steps = x3.shape[1] if batch_first else x3.shape[0]
+        h = None if h0 is None else self._check_state(h0, self._h_name, batch, self._out_size)
+        c = None if c0 is None else self._check_state(c0, "c0", batch, self.hidden_size)
+        if batch is None:
+            h = None if h is None else h[:, None, :]
+            c = None if c is None else c[:, None, :]
+        lens = None if lengths is None else _as_lengths(lengths, batch, steps)
+        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first)
+        if batch is None:
+            y, h_n = y[:, 0, :], h_n[:, 0, :]
+            c_n = None if c_n is None else c_n[:, 0, :]
+        return y, h_n, c_n
+
+    _h_name = "h0"
+
+    def __repr__(self) -> str:
+        args = [f"{self.input_size}", f"{self.hidden_size}"]
+        if not self._cell:
+            if self.num_layers != 1:
+                args.append(f"num_layers={self.num_layers}")
+            if self.batch_first:
+                args.append("batch_first=True")
+            if self.bidirectional:
+                args.append("bidirectional=True")
+            if self.proj_size:
+                args.append(f"proj_size={self.proj_size}")
+        if not self.bias:
+            args.append("bias=False")
+        if self._kind == "gru" and not self.linear_before_reset:
+            args.append("linear_before_reset=False")
+        return f"{type(self).__name__}({', '.join(args)})"
+
+
+class LSTM(_Recurrent):
+    """Multi-layer LSTM with PyTorch's semantics (``torch.nn.LSTM``), for inference.
+
+    Gates i, f, g, o::
+
+        i = sigmoid(W_ii x + b_ii + W_hi h + b_hi)    c' = f * c + i * g
+        f = sigmoid(W_if x + b_if + W_hf h + b_hf)    h' = o * tanh(c')
+        g = tanh(W_ig x + b_ig + W_hg h + b_hg)       (h' = W_hr h' when proj_size > 0)
+        o = sigmoid(W_io x + b_io + W_ho h + b_ho)
+
+    Call ``y, (h_n, c_n) = lstm(x, state=None, *, lengths=None)``:
+
+    - ``x``: (T, B, input_size), (B, T, input_size) with ``batch_first``, or (T, input_size).
+    - ``state``: ``(h0, c0)`` with h0 (D*num_layers, B, H_out) and c0 (D*num_layers, B,
+      hidden_size) (no B axis for unbatched input); zeros when None. D = 2 if bidirectional.
+    - ``lengths``: (B,) valid length of each sequence, 0 <= len <= T. Outputs past it are 0,
+      final states are taken at the last valid step, the reverse direction runs over the
+      valid prefix (``pack_padded_sequence`` semantics).
+    - Returns float32 arrays: y (T, B, D*H_out) (batch-first if ``batch_first``), h_n, c_n.
+      H_out = proj_size or hidden_size.
+
+    Raises ValueError / TypeError naming the argument on wrong shapes or dtypes.
+
+    Example::
+
+        >>> lstm = gatedrnn.LSTM(16, 32, num_layers=2, seed=0)
+        >>> y, (h, c) = lstm(np.zeros((10, 4, 16), np.float32))
+        >>> y.shape, h.shape
+        ((10, 4, 32), (2, 4, 32))
+    """
+
+    _kind = "lstm"
+    _gates = 4
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        *,
+        seed: Optional[int] = None,
+        num_threads: Optional[int] = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size, True, seed, num_threads)
+
+    def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
+        h0 = c0 = None
+        if state is not None:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
+            h0, c0 = state
+        y, h_n, c_n = self._run(x, h0, c0, lengths)
+        return y, (h_n, c_n)
+
+
+class GRU(_Recurrent):
+    """Multi-layer GRU with PyTorch's semantics (``torch.nn.GRU``), for inference.
+
+    Gates r, z, n::
+
+        r = sigmoid(W_ir x + b_ir + W_hr h + b_hr)
+        z = sigmoid(W_iz x + b_iz + W_hz h + b_hz)
+        n = tanh(W_in x + b_in + r * (W_hn h + b_hn))     linear_before_reset=True (PyTorch)
+        n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)     linear_before_reset=False (ONNX default)
+        h' = (1 - z) * n + z * h
+
+    Call ``y, h_n = gru(x, h0=None, *, lengths=None)``; shapes as in :class:`LSTM`
+    (H_out = hidden_size).
+
+    Example::
+
+        >>> gru = gatedrnn.GRU(16, 32, bidirectional=True, seed=0)
+        >>> y, h = gru(np.zeros((10, 4, 16), np.float32))
+        >>> y.shape, h.shape
+        ((10, 4, 64), (2, 4, 32))
+    """
+
+    _kind = "gru"
+    _gates = 3
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        bidirectional: bool = False,
+        *,
+        linear_before_reset: bool = True,
+        seed: Optional[int] = None,
+        num_threads: Optional[int] = None,
+    ) -> None:
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0, linear_before_reset, seed, num_threads)
+
+    def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
+        y, h_n, _ = self._run(x, h0, None, lengths)
+        return y, h_n
+
+
+class _CellMixin:
+    """Cells: one step, x (B, input_size) or (input_size,), states without the layer axis."""
+
+    _cell = True
+    _h_name = "h"
+
+    def _step(self, x: Any, h: Any, c: Any):
+        x = _as_float32(x, "x")
+        I = self.input_size  # type: ignore[attr-defined]
+        H = self.hidden_size  # type: ignore[attr-defined]
+        if x.ndim not in (1, 2) or x.shape[-1] != I:
+            raise ValueError(f"x: expected shape (B, {I}) or ({I},) with input_size={I}, got {_shape(x.shape)}")
+        batch = x.shape[0] if x.ndim == 2 else None
+        expected = (H,) if batch is None else (batch, H)
+
+        def state(value: Any, name: str) -> Optional[np.ndarray]:
+            if value is None:
+                return None
+            arr = _as_float32(value, name)
+            if arr.shape != expected:
+                raise ValueError(f"{name}: expected shape {_shape(expected)}, got {_shape(arr.shape)}")
+            return arr.reshape((1, 1, H) if batch is None else (1, batch, H))
+
+        x3 = x.reshape((1, 1, I) if batch is None else (1, batch, I))
+        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False)  # type: ignore[attr-defined]
+        shape = expected
+        return h_n.reshape(shape), None if c_n is None else c_n.reshape(shape)
+
+
+class LSTMCell(_CellMixin, LSTM):
+    """One LSTM step with ``torch.nn.LSTMCell``'s semantics and parameter names
+    (weight_ih (4H, I), weight_hh (4H, H), bias_ih, bias_hh).
+
+    ``h, c = cell(x, state=None)``: x (B, input_size) or (input_size,); state (h, c) of
+    shape (B, hidden_size) (or (hidden_size,)), zeros when None. Returns float32 arrays.
+
+    Example::
+
+        >>> cell = gatedrnn.LSTMCell(8, 16, seed=0)
+        >>> h, c = cell(np.ones((2, 8), np.float32))
+        >>> h.shape
+        (2, 16)
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Optional[int] = None) -> None:
+        LSTM.__init__(self, input_size, hidden_size, 1, bias, seed=seed)
+
+    def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):  # type: ignore[override]
+        if lengths is not None:
+            raise TypeError("lengths: cells take one step; use LSTM for sequences")
+        h0 = c0 = None
+        if state is not None:
+            if not isinstance(state, (tuple, list)) or len(state) != 2:
+                raise TypeError(f"state: expected a tuple (h, c), got {type(state).__name__}")
+            h0, c0 = state
+        return self._step(x, h0, c0)
+
+
+class GRUCell(_CellMixin, GRU):
+    """One GRU step with ``torch.nn.GRUCell``'s semantics and parameter names
+    (weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh).
+
+    ``h = cell(x, h=None)``: x (B, input_size) or (input_size,); h (B, hidden_size) or
+    (hidden_size,), zeros when None. Returns a float32 array.
+
+    Example::
+
+        >>> cell = gatedrnn.GRUCell(8, 16, seed=0)
+        >>> cell(np.ones(8, np.float32)).shape
+        (16,)
+    """
+
+    def __init__(
+        self, input_size: int, hidden_size: int, bias: bool = True, *, linear_before_reset: bool = True, seed: Optional[int] = None
+    ) -> None:
+        GRU.__init__(self, input_size, hidden_size, 1, bias, linear_before_reset=linear_before_reset, seed=seed)
+
+    def __call__(self, x: Any, h: Any = None, *, lengths: Any = None):  # type: ignore[override]
+        if lengths is not None:
+            raise TypeError("lengths: cells take one step; use GRU for sequences")
+        return self._step(x, h, None)[0]

@@ -1,0 +1,32 @@
+"""Thread-count settings shared by every layer."""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+_default_threads: Optional[int] = None
+
+
+def _physical_cores() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def set_num_threads(n: int) -> None:
+    """Set the number of threads layers use when they were built without ``num_threads``."""
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n: expected an int >= 1, got {n!r}")
+    global _default_threads
+    _default_threads = n
+
+
+def get_num_threads() -> int:
+    """The number of threads layers use by default (the CPUs this process may run on)."""
+    return _default_threads if _default_threads is not None else _physical_cores()
+
+
+def _resolve_threads(n: Optional[int]) -> int:
+    return get_num_threads() if n is None else n

@@ -1,0 +1,827 @@
+"""The benchmark engine behind ``python -m gatedrnn bench``.
+
+It runs the grid of shared/BENCHMARKS.md: forward inference over a whole sequence,
+zero initial state, one unidirectional layer, float32, x of shape (T, B, I), LSTM and
+GRU (PyTorch's form, linear_before_reset=True), and compares gatedrnn with a NumPy
+baseline in the "hoisted" form (one matmul for the input projection of all
+timesteps, then a Python loop over the steps).
+
+Protocol (BENCHMARKS.md): every implementation is checked against the float64
+``gatedrnn.reference`` before it is timed; timings are taken in-process with
+``time.perf_counter`` around each call, after warm-up, interleaved (gatedrnn, numpy,
+gatedrnn, numpy, ...) until a per-cell time budget is spent; medians and minima are
+reported, with ratios. NumPy's BLAS threads are pinned with threadpoolctl when it is
+installed. ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the
+environment for a benchmark run by re-executing the process once without them
+(:func:`reexec_without_openblas_env`; the CLI does this, the functions here never do).
+
+The pieces are public so that scripts outside the package (bench/competitors.py) can
+time other implementations with the same grid, check and timing loop.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import gc
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = [
+    "CELLS", "KINDS", "ALL_CELLS", "QUICK_CELLS",
+    "flops", "make_input", "numpy_baseline", "NumpyLSTM", "NumpyGRU",
+    "reference_outputs", "unpack_outputs", "check_outputs", "time_interleaved",
+    "summarize", "machine_info", "versions_info", "blas_info", "blas_threads",
+    "bench_row", "run_grid", "format_header", "format_table",
+    "add_bench_arguments", "resolve_settings", "run", "reexec_without_openblas_env",
+]
+
+# cell -> (B, T, I, H); I = H everywhere (BENCHMARKS.md, "The grid").
+CELLS: Dict[str, Tuple[int, int, int, int]] = {
+    "L1": (1, 128, 256, 256),
+    "L2": (1, 128, 512, 512),
+    "L3": (1, 128, 1024, 1024),
+    "T1": (32, 128, 256, 256),
+    "T2": (64, 128, 512, 512),
+    "T3": (64, 64, 1024, 1024),
+    "S1": (1, 1, 256, 256),
+}
+ALL_CELLS: Tuple[str, ...] = tuple(CELLS)
+QUICK_CELLS: Tuple[str, ...] = ("L1", "T1", "S1")
+KINDS: Tuple[str, ...] = ("lstm", "gru")
+GATES = {"lstm": 4, "gru": 3}
+
+# Presets: time budget (seconds of interleaved timing per table row) and thread counts.
+DEFAULT_BUDGET = 1.5
+QUICK_BUDGET = 0.25
+FULL_BUDGET = 3.0
+MIN_REPEATS = 3
+MAX_REPEATS = 100_000
+# Accuracy check against the float64 reference: |got - ref| <= atol + rtol * |ref|,
+# atol scaled up for sequences longer than 128 steps (float32 error grows with T).
+ATOL = 2e-4
+RTOL = 1e-4
+CHECK_ROWS = 8
+
+OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
+REEXEC_MARKER = "GATEDRNN_BENCH_REEXEC"
+
+Outputs = Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]  # (y, h_n, c_n or None)
+
+
+def flops(kind: str, B: int, T: int, I: int, H: int) -> int:
+    """FLOPs of one forward pass: 2*T*B*G*H*(I+H), G = 4 (LSTM) or 3 (GRU)."""
+    return 2 * T * B * GATES[kind] * H * (I + H)
+
+
+def max_cell_time(budget: float) -> float:
+    """Hard cap on one row's timing loop: rows whose calls are slow get fewer than
+    MIN_REPEATS repeats (never fewer than one after warm-up)."""
+    return max(5.0 * budget, 6.0)
+
+
+def make_input(cell: str, seed: int = 1) -> np.ndarray:
+    """The benchmark input of a cell: float32 standard normal, shape (T, B, I)."""
+    B, T, I, _ = CELLS[cell]
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((T, B, I), dtype=np.float32)
+
+
+def check_rows(B: int) -> Optional[List[int]]:
+    """The batch rows checked against the float64 reference (None: all of them).
+
+    The reference costs a float64 pass over the whole batch, which for the big batch
+    cells (T2, T3) takes longer than the rest of the run; rows are independent, so
+    above CHECK_ROWS rows the reference runs on the first three, the middle two and
+    the last three rows, and every implementation is also compared, on all rows,
+    with the NumPy baseline (itself checked against the reference)."""
+    if B <= CHECK_ROWS:
+        return None
+    return sorted({0, 1, 2, B // 2 - 1, B // 2, B - 3, B - 2, B - 1})
+
+
+# ----------------------------------------------------------------------------------
+# The NumPy baseline: float32, hoisted input projection, Python step loop.
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    # sigma(x) = (1 + tanh(x/2)) / 2: no overflow warning for large |x|, stays float32.
+    t = np.tanh(x * np.float32(0.5))
+    t += np.float32(1.0)
+    t *= np.float32(0.5)
+    return t
+
+
+def _f32(sd, key, shape=None) -> np.ndarray:
+    a = np.asarray(sd[key], dtype=np.float32)
+    if shape is not None and a.shape != shape:
+        raise ValueError(f"state_dict key {key!r}: expected shape {shape}, got {a.shape}")
+    return a
+
+
+class _NumpyRNN:
+    G = 4
+
+    def __init__(self, state_dict):
+        w_ih = np.asarray(state_dict["weight_ih_l0"], dtype=np.float32)
+        GH, I = w_ih.shape
+        if GH % self.G:
+            raise ValueError(f"state_dict key 'weight_ih_l0': first dim {GH} is not a multiple of {self.G}")
+        H = GH // self.G
+        w_hh = _f32(state_dict, "weight_hh_l0", (GH, H))
+        if "bias_ih_l0" in state_dict:
+            b_ih = _f32(state_dict, "bias_ih_l0", (GH,))
+            b_hh = _f32(state_dict, "bias_hh_l0", (GH,))
+        else:
+            b_ih = b_hh = np.zeros(GH, np.float32)
+        self.input_size, self.hidden_size = I, H
+        self.w_ih_t = np.ascontiguousarray(w_ih.T)      # (I, G*H)
+        self.w_hh_t = np.ascontiguousarray(w_hh.T)      # (H, G*H)
+        self._set_biases(b_ih, b_hh)
+
+    def _project(self, x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        T, B, I = x.shape
+        xp = x.reshape(T * B, I) @ self.w_ih_t          # one GEMM for all timesteps
+        xp += self.b_x
+        return xp.reshape(T, B, self.G * self.hidden_size)
+
+
+class NumpyLSTM(_NumpyRNN):
+    """Hoisted float32 NumPy LSTM (gate order i, f, g, o); returns (y, (h_n, c_n))."""
+    G = 4
+
+    def _set_biases(self, b_ih, b_hh):
+        self.b_x = b_ih + b_hh                           # both biases go with the input projection
+
+    def __call__(self, x):
+        xp = self._project(x)
+        T, B, _ = xp.shape
+        H = self.hidden_size
+        w_hh_t = self.w_hh_t
+        h = np.zeros((B, H), np.float32)
+        c = np.zeros((B, H), np.float32)
+        y = np.empty((T, B, H), np.float32)
+        for t in range(T):
+            g = h @ w_hh_t
+            g += xp[t]
+            s_if = _sigmoid(g[:, : 2 * H])
+            c = s_if[:, H:] * c + s_if[:, :H] * np.tanh(g[:, 2 * H: 3 * H])
+            h = _sigmoid(g[:, 3 * H:]) * np.tanh(c)
+            y[t] = h
+        return y, (h[None], c[None])
+
+
+class NumpyGRU(_NumpyRNN):
+    """Hoisted float32 NumPy GRU, linear_before_reset=True (gate order r, z, n);
+    returns (y, h_n)."""
+    G = 3
+
+    def _set_biases(self, b_ih, b_hh):
+        H = b_ih.shape[0] // 3
+        self.b_x = b_ih.copy()
+        self.b_x[: 2 * H] += b_hh[: 2 * H]              # r, z: both biases pre-summed
+        self.b_hn = b_hh[2 * H:].copy()                  # n: b_hn stays inside r * (.)
+
+    def __call__(self, x):
+        xp = self._project(x)
+        T, B, _ = xp.shape
+        H = self.hidden_size
+        w_hh_t, b_hn = self.w_hh_t, self.b_hn
+        h = np.zeros((B, H), np.float32)
+        y = np.empty((T, B, H), np.float32)
+        for t in range(T):
+            hp = h @ w_hh_t
+            xt = xp[t]
+            rz = _sigmoid(xt[:, : 2 * H] + hp[:, : 2 * H])
+            hn = hp[:, 2 * H:]
+            hn += b_hn
+            hn *= rz[:, :H]
+            hn += xt[:, 2 * H:]
+            n = np.tanh(hn)
+            h = n + rz[:, H:] * (h - n)                  # (1 - z) * n + z * h
+            y[t] = h
+        return y, h[None]
+
+
+def numpy_baseline(kind: str, state_dict):
+    """The NumPy baseline of ``kind`` ('lstm' or 'gru') with the weights of ``state_dict``."""
+    return {"lstm": NumpyLSTM, "gru": NumpyGRU}[kind](state_dict)
+
+
+# ----------------------------------------------------------------------------------
+# Checking.
+
+def unpack_outputs(kind: str, out) -> Outputs:
+    """(y, (h_n, c_n)) or (y, h_n) -> (y, h_n, c_n or None)."""
+    y, state = out
+    if kind == "lstm":
+        h, c = state
+        return y, h, c
+    return y, state, None
+
+
+def reference_outputs(kind: str, x: np.ndarray, state_dict) -> Outputs:
+    """float64 outputs of gatedrnn.reference for a zero initial state."""
+    from gatedrnn import reference
+
+    if kind == "lstm":
+        out = reference.lstm(x, state_dict)
+    else:
+        out = reference.gru(x, state_dict, linear_before_reset=True)
+    y, h, c = unpack_outputs(kind, out)
+    return (np.asarray(y, np.float64), np.asarray(h, np.float64),
+            None if c is None else np.asarray(c, np.float64))
+
+
+def check_outputs(got: Outputs, ref: Outputs, T: int, *, rows: Optional[Sequence[int]] = None,
+                  atol: float = ATOL, rtol: float = RTOL, require_float32: bool = True) -> dict:
+    """Compare (y, h_n, c_n) with the reference. ``rows``: the batch rows ``ref``
+    holds (None: all). Returns a dict with 'ok', the max abs error of each output,
+    the tolerance, the rows compared, and 'error' (a message) when not ok."""
+    atol = atol * max(1.0, T / 128.0)
+    res = {"ok": True, "atol": atol, "rtol": rtol, "rows": "all" if rows is None else list(rows),
+           "max_abs_err": {}, "error": None}
+    problems = []
+    for name, g, r in zip(("y", "h_n", "c_n"), got, ref):
+        if r is None:
+            continue
+        if g is None:
+            problems.append(f"{name}: missing")
+            continue
+        g = np.asarray(g)
+        if require_float32 and g.dtype != np.float32:
+            problems.append(f"{name}: expected dtype float32, got {g.dtype}")
+        if rows is not None and g.ndim == 3 and g.shape[:1] + g.shape[2:] == r.shape[:1] + r.shape[2:]:
+            g = g[:, list(rows)]  # y (T, B, H) and states (1, B, H): batch is axis 1
+        if g.shape != r.shape:
+            problems.append(f"{name}: expected shape {r.shape}, got {g.shape}")
+            continue
+        diff = np.abs(g.astype(np.float64) - r)
+        err = float(diff.max()) if diff.size else 0.0
+        finite = bool(np.isfinite(diff).all())
+        res["max_abs_err"][name] = err if finite else float("nan")
+        if not finite or bool((diff > atol + rtol * np.abs(r)).any()):
+            problems.append(f"{name}: max |got - ref| = {err:.3g} > tol (atol {atol:.1g}, rtol {rtol:.1g})"
+                            if finite else f"{name}: non-finite values")
+    if problems:
+        res["ok"] = False
+        res["error"] = "; ".join(problems)
+    return res
+
+
+# ----------------------------------------------------------------------------------
+# Timing.
+
+def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
+                     estimate: Optional[float] = None, min_repeats: int = MIN_REPEATS,
+                     max_time: Optional[float] = None,
+                     max_repeats: int = MAX_REPEATS) -> Dict[str, List[float]]:
+    """Time zero-argument callables, interleaved round by round (a, b, a, b, ...).
+
+    Each callable is assumed to have been called once already (the accuracy check);
+    ``estimate`` is the seconds one round took then. Cheap rounds get more warm-up
+    (about a tenth of the budget); expensive ones (a round over a third of the
+    budget) count the check as their warm-up. Then rounds repeat until ``budget``
+    seconds have passed and ``min_repeats`` rounds are done, but never past
+    ``max_time`` seconds (when one round is that slow, fewer rounds; at least one).
+    Returns name -> list of seconds per call. The garbage collector is off meanwhile.
+    """
+    if max_time is None:
+        max_time = max_cell_time(budget)
+    names = list(fns)
+    calls = [fns[n] for n in names]
+    times: Dict[str, List[float]] = {n: [] for n in names}
+    clock = time.perf_counter
+    gc_was_enabled = gc.isenabled()
+    gc.collect()
+    gc.disable()
+    try:
+        # Warm-up.
+        if estimate is None or estimate <= budget / 3.0:
+            start = clock()
+            while True:
+                for f in calls:
+                    f()
+                if clock() - start >= 0.1 * budget:
+                    break
+        # Timed rounds.
+        start = clock()
+        rounds = 0
+        last_round = 0.0
+        while True:
+            r0 = clock()
+            for n, f in zip(names, calls):
+                t0 = clock()
+                f()
+                times[n].append(clock() - t0)
+            now = clock()
+            last_round = now - r0
+            rounds += 1
+            elapsed = now - start
+            if rounds >= max_repeats:
+                break
+            if elapsed >= budget and rounds >= min_repeats:
+                break
+            if elapsed + last_round > max_time:
+                break
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return times
+
+
+def summarize(seconds: Sequence[float]) -> dict:
+    """median/min/mean in ms, repeats, and every time in ms."""
+    ms = [s * 1e3 for s in seconds]
+    if not ms:
+        return {"median_ms": None, "min_ms": None, "mean_ms": None, "repeats": 0, "times_ms": []}
+    return {"median_ms": statistics.median(ms), "min_ms": min(ms),
+            "mean_ms": statistics.fmean(ms), "repeats": len(ms),
+            "times_ms": [float(f"{v:.6g}") for v in ms]}
+
+
+# ----------------------------------------------------------------------------------
+# Machine, versions, BLAS threads.
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("model name", "Model", "cpu model", "Hardware"):
+                    if value.strip():
+                        return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
+def machine_info() -> dict:
+    logical = os.cpu_count()
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        usable = logical
+    return {"cpu_model": _cpu_model(), "logical_cpus": logical, "usable_cpus": usable,
+            "arch": platform.machine(), "system": f"{platform.system()} {platform.release()}",
+            "hostname": platform.node()}
+
+
+def machine_line(m: dict) -> str:
+    cpus = f"{m['logical_cpus']} logical CPUs"
+    if m["usable_cpus"] != m["logical_cpus"]:
+        cpus += f", {m['usable_cpus']} usable"
+    return f"{m['cpu_model']} ({cpus}), {m['arch']} {m['system']}"
+
+
+def _module_version(name: str) -> Optional[str]:
+    try:
+        from importlib.metadata import version
+        return version(name)
+    except Exception:
+        return None
+
+
+def versions_info() -> dict:
+    import gatedrnn
+
+    return {"gatedrnn": getattr(gatedrnn, "__version__", "unknown"),
+            "python": platform.python_version(),
+            "python_implementation": platform.python_implementation(),
+            "numpy": np.__version__,
+            "threadpoolctl": _module_version("threadpoolctl")}
+
+
+def _threadpoolctl():
+    try:
+        import threadpoolctl
+        return threadpoolctl
+    except ImportError:
+        return None
+
+
+def blas_info() -> Optional[List[dict]]:
+    """threadpoolctl's view of the BLAS libraries loaded (None without threadpoolctl)."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return None
+    keep = ("user_api", "internal_api", "version", "architecture", "num_threads", "threading_layer")
+    return [{k: d.get(k) for k in keep} for d in tpc.threadpool_info() if d.get("user_api") == "blas"]
+
+
+def blas_line(blas: Optional[List[dict]]) -> str:
+    if blas is None:
+        return "BLAS threads not pinned (threadpoolctl not installed)"
+    if not blas:
+        return "no BLAS library seen by threadpoolctl"
+    parts = []
+    for d in blas:
+        s = f"{d.get('internal_api')} {d.get('version') or ''}".strip()
+        if d.get("architecture"):
+            s += f" ({d['architecture']})"
+        parts.append(s)
+    return ", ".join(parts) + "; threads pinned with threadpoolctl"
+
+
+def blas_threads(n: int):
+    """Context manager pinning the BLAS libraries' threads to n (no-op without threadpoolctl)."""
+    tpc = _threadpoolctl()
+    if tpc is None:
+        return contextlib.nullcontext()
+    return tpc.threadpool_limits(limits=n, user_api="blas")
+
+
+def gatedrnn_info() -> dict:
+    import gatedrnn
+
+    def call(name, default=None):
+        f = getattr(gatedrnn, name, None)
+        try:
+            return f() if f is not None else default
+        except Exception as e:  # info must not crash on a partial build
+            return f"unavailable ({type(e).__name__}: {e})"
+
+    return {"selected_isa": call("selected_isa"), "available_isas": call("available_isas"),
+            "cpu_features": call("cpu_features"), "num_threads": call("get_num_threads"),
+            "GATEDRNN_ISA": os.environ.get("GATEDRNN_ISA")}
+
+
+# ----------------------------------------------------------------------------------
+# One row of the table, and the grid.
+
+def cell_shape(cell: str) -> dict:
+    B, T, I, H = CELLS[cell]
+    return {"B": B, "T": T, "I": I, "H": H}
+
+
+def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Outputs,
+              budget: float, *, rows: Optional[Sequence[int]] = None,
+              cross_check: Optional[str] = None, untimed: Iterable[str] = (),
+              context: Callable[[], object] = contextlib.nullcontext,
+              min_repeats: int = MIN_REPEATS) -> dict:
+    """Check then time a set of implementations of one (cell, kind, threads) row.
+
+    ``impls`` maps a name to a zero-argument callable returning the layer's outputs
+    ((y, (h, c)) or (y, h)). Each is called once and checked against ``ref`` (the
+    reference outputs of batch ``rows``, None: all rows); this first call is its
+    warm-up. With ``cross_check`` (the name of one of ``impls``, called first), every
+    other implementation is also compared on all rows with that one's outputs. The
+    implementations that ran and are not ``untimed`` are then timed interleaved, in
+    the order of ``impls``; one that raises is reported with its error, not timed.
+    ``context`` is entered around all calls (e.g. BLAS thread pinning).
+    """
+    checks: Dict[str, dict] = {}
+    first: Dict[str, float] = {}
+    outputs: Dict[str, Outputs] = {}
+    untimed = set(untimed)
+    order = list(impls)
+    if cross_check is not None:
+        order.remove(cross_check)
+        order.insert(0, cross_check)
+    with context():
+        for name in order:
+            try:
+                t0 = time.perf_counter()
+                out = unpack_outputs(kind, impls[name]())
+                first[name] = time.perf_counter() - t0
+            except Exception as e:
+                checks[name] = {"ok": False, "error": f"{type(e).__name__}: {e}", "max_abs_err": {}}
+                continue
+            c = check_outputs(out, ref, T, rows=rows)
+            if cross_check is not None and name != cross_check:
+                base = checks.get(cross_check)
+                if base is not None and base["ok"]:
+                    full = tuple(None if a is None else np.asarray(a, np.float64) for a in outputs[cross_check])
+                    cc = check_outputs(out, full, T, require_float32=False)
+                else:
+                    cc = {"ok": False, "error": f"{cross_check} failed its own check", "max_abs_err": {}}
+                c["vs_" + cross_check] = cc
+                if not cc["ok"]:
+                    c["ok"] = False
+                    msg = f"all rows vs {cross_check}: {cc['error']}"
+                    c["error"] = f"{c['error']}; {msg}" if c["error"] else msg
+            checks[name] = c
+            if name == cross_check:
+                outputs[name] = out
+        outputs.clear()
+        timed = {n: impls[n] for n in impls if n in first and n not in untimed}
+        times = {}
+        if timed:
+            times = time_interleaved(timed, budget, estimate=sum(first[n] for n in timed),
+                                     min_repeats=min_repeats)
+    timings = {}
+    for name in impls:
+        s = summarize(times.get(name, []))
+        s["first_call_ms"] = first[name] * 1e3 if name in first else None
+        timings[name] = s
+    return {"check": {n: checks[n] for n in impls}, "timings": timings,
+            "ok": all(c["ok"] for c in checks.values())}
+
+
+def _make_gatedrnn(kind: str, I: int, H: int, threads: int):
+    import gatedrnn
+
+    if kind == "lstm":
+        return gatedrnn.LSTM(I, H, seed=0, num_threads=threads)
+    return gatedrnn.GRU(I, H, linear_before_reset=True, seed=0, num_threads=threads)
+
+
+def _same_weights(a: dict, b: dict) -> bool:
+    return a.keys() == b.keys() and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
+
+
+def _fmt_ms(v: Optional[float]) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.0f}" if v >= 1000 else f"{v:.4g}"
+
+
+def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int], budget: float,
+             *, progress=sys.stderr, results: Optional[list] = None) -> List[dict]:
+    """gatedrnn vs the NumPy baseline over the grid. Rows are appended to ``results``
+    (a new list when None) as they finish, so a caller keeps the finished rows when
+    the run is interrupted."""
+    if results is None:
+        results = []
+    total = len(cells) * len(kinds) * len(threads)
+    i = 0
+    for cell in cells:
+        B, T, I, H = CELLS[cell]
+        for kind in kinds:
+            x = make_input(cell)
+            rows = check_rows(B)
+            ref_sd = ref = None
+            for n in threads:
+                i += 1
+                row = {"cell": cell, "kind": kind, **cell_shape(cell), "threads": n,
+                       "flops": flops(kind, B, T, I, H)}
+                if progress is not None:
+                    print(f"[{i}/{total}] {kind} {cell} B={B} T={T} H={H} threads={n} ...",
+                          end=" ", file=progress, flush=True)
+                row_start = time.perf_counter()
+                try:
+                    m = _make_gatedrnn(kind, I, H, n)
+                    sd = m.state_dict()
+                    row["gatedrnn_num_threads"] = getattr(m, "num_threads", n)
+                    if ref is None or not _same_weights(sd, ref_sd):
+                        t0 = time.perf_counter()
+                        ref_sd, ref = sd, reference_outputs(kind, x if rows is None else x[:, rows], sd)
+                        row["reference_s"] = time.perf_counter() - t0
+                    base = numpy_baseline(kind, sd)
+                except Exception as e:
+                    row.update(ok=False, error=f"setup: {type(e).__name__}: {e}", check={}, timings={},
+                               speedup=None, gflops=None)
+                    results.append(row)
+                    if progress is not None:
+                        print(f"ERROR {row['error']}", file=progress, flush=True)
+                    continue
+                impls = {"gatedrnn": (lambda m=m: m(x)), "numpy": (lambda b=base: b(x))}
+                r = bench_row(impls, kind, T, ref, budget, rows=rows,
+                              cross_check="numpy" if rows is not None else None,
+                              context=lambda n=n: blas_threads(n))
+                row.update(r)
+                row["error"] = None
+                g = r["timings"]["gatedrnn"]["median_ms"]
+                nmed = r["timings"]["numpy"]["median_ms"]
+                row["speedup"] = nmed / g if (g and nmed) else None
+                row["gflops"] = row["flops"] / (g * 1e-3) / 1e9 if g else None
+                row["wall_s"] = time.perf_counter() - row_start
+                results.append(row)
+                if progress is not None:
+                    status = "ok" if row["ok"] else "FAIL"
+                    sp = f"x{row['speedup']:.2f}" if row["speedup"] else "-"
+                    print(f"{status}: gatedrnn {_fmt_ms(g)} ms, numpy {_fmt_ms(nmed)} ms, {sp} "
+                          f"({r['timings']['gatedrnn']['repeats']} repeats)", file=progress, flush=True)
+                    for name, c in r["check"].items():
+                        if not c["ok"]:
+                            print(f"    FAIL {name}: {c['error']}", file=progress, flush=True)
+    return results
+
+
+# ----------------------------------------------------------------------------------
+# Output.
+
+def format_header(meta: dict) -> str:
+    v, g = meta["versions"], meta["gatedrnn"]
+    isas = g["available_isas"]
+    isas = ", ".join(isas) if isinstance(isas, (list, tuple)) else str(isas)
+    env_isa = f"GATEDRNN_ISA={g['GATEDRNN_ISA']}" if g["GATEDRNN_ISA"] else "GATEDRNN_ISA not set"
+    s = meta["settings"]
+    lines = [
+        "## gatedrnn bench",
+        "",
+        f"- machine: {machine_line(meta['machine'])}",
+        f"- ISA: {g['selected_isa']} (available: {isas}; {env_isa})",
+        f"- threads: {', '.join(map(str, s['threads']))} (gatedrnn num_threads; NumPy BLAS: {blas_line(meta['blas'])})",
+        f"- versions: gatedrnn {v['gatedrnn']}, Python {v['python']}, NumPy {v['numpy']}"
+        + (f", threadpoolctl {v['threadpoolctl']}" if v.get("threadpoolctl") else ""),
+        f"- protocol: float32, zero initial state, 1 layer, GRU linear_before_reset=True; "
+        f"checked against gatedrnn.reference (float64, atol {s['atol']:g}, rtol {s['rtol']:g}; batches over "
+        f"{s['check_rows']} rows: {s['check_rows']} rows vs the reference, all rows vs numpy); "
+        f"time.perf_counter per call, interleaved gatedrnn/numpy for {s['time_budget_s']:g} s per row "
+        f"(min {s['min_repeats']} repeats unless one round is too slow); numpy = hoisted float32 baseline",
+    ]
+    for note in meta.get("notes", []):
+        lines.append(f"- note: {note}")
+    return "\n".join(lines)
+
+
+TABLE_COLUMNS = ("cell", "kind", "B", "T", "H", "threads", "gatedrnn median ms", "gatedrnn min ms",
+                 "numpy median ms", "numpy min ms", "speedup", "GFLOP/s", "repeats", "check")
+
+
+def format_table(results: Iterable[dict]) -> str:
+    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |",
+             "|" + "|".join("---" if c in ("cell", "kind", "check") else "---:" for c in TABLE_COLUMNS) + "|"]
+    for r in results:
+        t = r.get("timings") or {}
+        g, n = t.get("gatedrnn", {}), t.get("numpy", {})
+        if r.get("error"):
+            check = "ERROR"
+        else:
+            check = "ok" if r["ok"] else "FAIL " + ",".join(k for k, c in r["check"].items() if not c["ok"])
+        cells = [r["cell"], r["kind"], r["B"], r["T"], r["H"], r["threads"],
+                 _fmt_ms(g.get("median_ms")), _fmt_ms(g.get("min_ms")),
+                 _fmt_ms(n.get("median_ms")), _fmt_ms(n.get("min_ms")),
+                 f"{r['speedup']:.2f}" if r.get("speedup") else "-",
+                 f"{r['gflops']:.1f}" if r.get("gflops") else "-",
+                 g.get("repeats", "-"), check]
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------
+# Command line.
+
+def _csv(choices: Optional[Sequence[str]] = None, conv=str, what: str = "value"):
+    import argparse
+
+    def parse(text: str):
+        items = [s.strip() for s in text.split(",") if s.strip()]
+        if not items:
+            raise argparse.ArgumentTypeError(f"empty {what} list")
+        out = []
+        for s in items:
+            if choices is not None:
+                match = [c for c in choices if c.lower() == s.lower()]
+                if not match:
+                    raise argparse.ArgumentTypeError(
+                        f"unknown {what} {s!r} (choose from {','.join(choices)})")
+                s = match[0]
+            try:
+                v = conv(s)
+            except ValueError:
+                raise argparse.ArgumentTypeError(f"bad {what} {s!r}") from None
+            if isinstance(v, int) and v < 1:
+                raise argparse.ArgumentTypeError(f"{what} must be >= 1, got {v}")
+            if v not in out:
+                out.append(v)
+        return out
+
+    return parse
+
+
+def _positive_float(text: str) -> float:
+    import argparse
+
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return v
+
+
+def add_bench_arguments(p) -> None:
+    """The grid options, shared by ``python -m gatedrnn bench`` and bench/competitors.py."""
+    p.add_argument("--cells", type=_csv(ALL_CELLS, what="cell"), default=None,
+                   help=f"comma-separated cells (default: all, {','.join(ALL_CELLS)}; "
+                        f"--quick: {','.join(QUICK_CELLS)})")
+    p.add_argument("--kinds", type=_csv(KINDS, what="kind"), default=None,
+                   help="comma-separated layer kinds (default: lstm,gru)")
+    p.add_argument("--threads", type=_csv(conv=int, what="thread count"), default=None,
+                   help="comma-separated thread counts (default: 1; --full: 1,2)")
+    preset = p.add_mutually_exclusive_group()
+    preset.add_argument("--quick", action="store_true",
+                        help=f"cells {','.join(QUICK_CELLS)}, {QUICK_BUDGET:g} s per row")
+    preset.add_argument("--full", action="store_true",
+                        help=f"all cells, threads 1,2, {FULL_BUDGET:g} s per row")
+    p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
+                   help=f"seconds of interleaved timing per row (default {DEFAULT_BUDGET:g}); "
+                        f"at least {MIN_REPEATS} repeats each unless one call is very slow")
+    p.add_argument("--json", metavar="FILE", default=None,
+                   help="also write machine, versions, ISA, settings and every timing as JSON")
+
+
+def resolve_settings(args) -> dict:
+    cells = list(ALL_CELLS)
+    threads = [1]
+    budget = DEFAULT_BUDGET
+    if getattr(args, "quick", False):
+        cells, budget = list(QUICK_CELLS), QUICK_BUDGET
+    if getattr(args, "full", False):
+        threads, budget = [1, 2], FULL_BUDGET
+    return {"cells": args.cells or cells, "kinds": args.kinds or list(KINDS),
+            "threads": args.threads or threads,
+            "time_budget_s": args.time_budget if args.time_budget is not None else budget,
+            "min_repeats": MIN_REPEATS, "atol": ATOL, "rtol": RTOL, "check_rows": CHECK_ROWS}
+
+
+def openblas_notes() -> List[str]:
+    """Notes about OPENBLAS_* variables for the table header and the JSON."""
+    notes = []
+    done = os.environ.get(REEXEC_MARKER)
+    if done:
+        notes.append(f"unset {done.replace(';', ', ')} for the NumPy baseline (protocol; process re-executed)")
+    still = [k for k in OPENBLAS_VARS if k in os.environ]
+    if still:
+        notes.append(f"{', '.join(f'{k}={os.environ[k]}' for k in still)} still set: the NumPy baseline "
+                     f"may be slower than with a default OpenBLAS")
+    return notes
+
+
+def reexec_without_openblas_env(cmd_args: Sequence[str], *, stream=sys.stderr) -> None:
+    """Re-execute this Python process once without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE.
+
+    ``cmd_args`` is what follows the interpreter and its flags on the new command
+    line, e.g. ``["-m", "gatedrnn", "bench", "--quick"]`` or ``[script, *argv]``.
+    Returns (doing nothing) when neither variable is set, or when this process is
+    already the re-executed one (env marker ``GATEDRNN_BENCH_REEXEC``), or when
+    exec fails; otherwise it does not return.
+    """
+    found = {k: os.environ[k] for k in OPENBLAS_VARS if k in os.environ}
+    if not found or os.environ.get(REEXEC_MARKER) or not sys.executable:
+        return
+    env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
+    env[REEXEC_MARKER] = ";".join(f"{k}={v}" for k, v in found.items())
+    try:
+        flags = subprocess._args_from_interpreter_flags()
+    except Exception:
+        flags = []
+    argv = [sys.executable, *flags, *cmd_args]
+    print(f"note: {', '.join(f'{k}={v}' for k, v in found.items())} set; the benchmark protocol unsets "
+          f"them for the NumPy baseline: re-executing without them", file=stream, flush=True)
+    sys.stdout.flush()
+    try:
+        os.execve(sys.executable, argv, env)
+    except OSError as e:
+        print(f"note: re-exec failed ({e}); continuing with them set", file=stream, flush=True)
+
+
+def collect_meta(settings: dict, argv: Optional[Sequence[str]] = None) -> dict:
+    notes = openblas_notes()
+    if _threadpoolctl() is None:
+        notes.append("threadpoolctl not installed: NumPy's BLAS threads are not pinned "
+                     "(pip install threadpoolctl, or set OPENBLAS_NUM_THREADS)")
+    for n in settings["threads"]:
+        if n > (os.cpu_count() or 1):
+            notes.append(f"threads={n} exceeds the {os.cpu_count()} logical CPUs")
+    return {"schema": "gatedrnn-bench/1",
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "command": list(argv) if argv is not None else None,
+            "machine": machine_info(), "versions": versions_info(), "gatedrnn": gatedrnn_info(),
+            "blas": blas_info(), "settings": {**settings, "max_cell_time_s": max_cell_time(settings["time_budget_s"])},
+            "notes": notes}
+
+
+def write_json(path: str, doc: dict) -> None:
+    with open(path, "w") as f:
+        json.dump(doc, f, indent=1, default=str)
+        f.write("\n")
+
+
+def run(args, argv: Optional[Sequence[str]] = None, *, out=sys.stdout, progress=sys.stderr) -> int:
+    """``python -m gatedrnn bench``: run the grid, print the table, write the JSON.
+    Returns the exit status: 0 when every check passed, 1 otherwise, 130 on Ctrl-C."""
+    settings = resolve_settings(args)
+    meta = collect_meta(settings, argv)
+    print(format_header(meta), file=out)
+    print(file=out, flush=True)
+    results: List[dict] = []
+    interrupted = False
+    try:
+        run_grid(settings["cells"], settings["kinds"], settings["threads"], settings["time_budget_s"],
+                 progress=progress, results=results)
+    except KeyboardInterrupt:
+        interrupted = True
+        print("\ninterrupted: the table holds the rows finished so far", file=progress, flush=True)
+    print(format_table(results), file=out, flush=True)
+    ok = bool(results) and all(r["ok"] for r in results) and not interrupted
+    failed = [f"{r['kind']} {r['cell']} threads={r['threads']}" for r in results if not r["ok"]]
+    if failed:
+        print(f"\nFAIL: {len(failed)} row(s) did not match gatedrnn.reference: {'; '.join(failed)}", file=out)
+    if args.json:
+        write_json(args.json, {**meta, "results": results, "ok": ok, "interrupted": interrupted})
+        print(f"wrote {args.json}", file=progress)
+    if interrupted:
+        return 130
+    return 0 if ok else 1
