@@ -1,4 +1,4 @@
-// AVX2 + FMA primitives over one 16-float block: two ymm registers (lanes 0-7, 8-15).
+// AVX2 + FMA primitives over one ymm register: 8 lanes, half of a 16-unit panel block.
 // Only cpp/kernels/avx2/ includes this file; it is compiled with -mavx2 -mfma.
 #pragma once
 
@@ -9,70 +9,56 @@
 namespace gatedrnn::avx2 {
 
 struct V {
-    __m256 lo, hi;
+    __m256 v;
 };
 
-// Register blocking of the tile loop (generic/tile.h): rows per tile for G gates, and
-// blocks per pass when there is a single row. 16 ymm: LSTM keeps 8 accumulators.
+// Lanes per vector, and register blocking of generic/tile.h (16 ymm registers):
+// a step tile is kStepRows<G> rows x G gates x 8 units (LSTM: 2 x 4 accumulators);
+// at batch 1, kGemvGroups groups of 8 units per pass; the input-projection GEMM tile is
+// kGemmRows rows x kGemmCols vectors of one panel row (6 x 16 floats, 12 accumulators).
+inline constexpr int kLanes = 8;
 template <int G>
-inline constexpr int kTileRows = G >= 4 ? 1 : (G == 3 ? 2 : (G == 2 ? 3 : 6));
-inline constexpr int kGemvBlocks = 1;
+inline constexpr int kStepRows = G >= 4 ? 2 : (G == 3 ? 3 : (G == 2 ? 5 : 6));
+inline constexpr int kGemvGroups = 2;
+template <int G>
+inline constexpr int kGemmRows = 6;
+template <int G>
+inline constexpr int kGemmCols = 2;
 
-inline V zero() { return {_mm256_setzero_ps(), _mm256_setzero_ps()}; }
-inline V broadcast(float x) { return {_mm256_set1_ps(x), _mm256_set1_ps(x)}; }
-inline V load(const float* p) { return {_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8)}; }
-inline void store(float* p, V a) {
-    _mm256_storeu_ps(p, a.lo);
-    _mm256_storeu_ps(p + 8, a.hi);
-}
+inline V zero() { return {_mm256_setzero_ps()}; }
+inline V broadcast(float x) { return {_mm256_set1_ps(x)}; }
+inline V load(const float* p) { return {_mm256_loadu_ps(p)}; }
+inline void store(float* p, V a) { _mm256_storeu_ps(p, a.v); }
 
-inline __m256i lane_mask(int n) {  // lanes < n set, n may be < 0 or > 8
+inline __m256i lane_mask(int n) {  // lanes < n set
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), idx);
 }
-// First n lanes (1 <= n <= 16); the others are not touched / read as zero.
-inline void store_n(float* p, V a, int n) {
-    _mm256_maskstore_ps(p, lane_mask(n), a.lo);
-    _mm256_maskstore_ps(p + 8, lane_mask(n - 8), a.hi);
-}
-inline V load_n(const float* p, int n) {
-    return {_mm256_maskload_ps(p, lane_mask(n)), _mm256_maskload_ps(p + 8, lane_mask(n - 8))};
-}
+// First n lanes (1 <= n <= 8); the others are not touched / read as zero.
+inline void store_n(float* p, V a, int n) { _mm256_maskstore_ps(p, lane_mask(n), a.v); }
+inline V load_n(const float* p, int n) { return {_mm256_maskload_ps(p, lane_mask(n))}; }
 
-inline V fmadd(V a, V b, V c) {
-    return {_mm256_fmadd_ps(a.lo, b.lo, c.lo), _mm256_fmadd_ps(a.hi, b.hi, c.hi)};
-}
-inline V add(V a, V b) { return {_mm256_add_ps(a.lo, b.lo), _mm256_add_ps(a.hi, b.hi)}; }
-inline V sub(V a, V b) { return {_mm256_sub_ps(a.lo, b.lo), _mm256_sub_ps(a.hi, b.hi)}; }
-inline V mul(V a, V b) { return {_mm256_mul_ps(a.lo, b.lo), _mm256_mul_ps(a.hi, b.hi)}; }
-inline V div(V a, V b) { return {_mm256_div_ps(a.lo, b.lo), _mm256_div_ps(a.hi, b.hi)}; }
+inline V fmadd(V a, V b, V c) { return {_mm256_fmadd_ps(a.v, b.v, c.v)}; }
+inline V add(V a, V b) { return {_mm256_add_ps(a.v, b.v)}; }
+inline V sub(V a, V b) { return {_mm256_sub_ps(a.v, b.v)}; }
+inline V mul(V a, V b) { return {_mm256_mul_ps(a.v, b.v)}; }
+inline V div(V a, V b) { return {_mm256_div_ps(a.v, b.v)}; }
 // x86 semantics: a > b ? a : b, so a NaN in b passes through.
-inline V max(V a, V b) { return {_mm256_max_ps(a.lo, b.lo), _mm256_max_ps(a.hi, b.hi)}; }
+inline V max(V a, V b) { return {_mm256_max_ps(a.v, b.v)}; }
 
 // -|x| (sets the sign bit; NaN stays NaN).
-inline V neg_abs(V x) {
-    const __m256 s = _mm256_set1_ps(-0.0f);
-    return {_mm256_or_ps(x.lo, s), _mm256_or_ps(x.hi, s)};
-}
-// |r| with the sign bit of x (r must be non-negative).
-inline V with_sign_of(V r, V x) {
-    const __m256 s = _mm256_set1_ps(-0.0f);
-    return {_mm256_or_ps(r.lo, _mm256_and_ps(x.lo, s)), _mm256_or_ps(r.hi, _mm256_and_ps(x.hi, s))};
-}
+inline V neg_abs(V x) { return {_mm256_or_ps(x.v, _mm256_set1_ps(-0.0f))}; }
+// r (non-negative) with the sign bit of x.
+inline V with_sign_of(V r, V x) { return {_mm256_or_ps(r.v, _mm256_and_ps(x.v, _mm256_set1_ps(-0.0f)))}; }
 // Lanes where x's sign bit is set take a, the others b.
-inline V select_negative(V x, V a, V b) {
-    return {_mm256_blendv_ps(b.lo, a.lo, x.lo), _mm256_blendv_ps(b.hi, a.hi, x.hi)};
-}
+inline V select_negative(V x, V a, V b) { return {_mm256_blendv_ps(b.v, a.v, x.v)}; }
 // v, with 0 in the lanes where z < threshold (false for NaN).
 inline V zero_where_less(V z, float threshold, V v) {
-    const __m256 t = _mm256_set1_ps(threshold);
-    return {_mm256_andnot_ps(_mm256_cmp_ps(z.lo, t, _CMP_LT_OQ), v.lo),
-            _mm256_andnot_ps(_mm256_cmp_ps(z.hi, t, _CMP_LT_OQ), v.hi)};
+    return {_mm256_andnot_ps(_mm256_cmp_ps(z.v, _mm256_set1_ps(threshold), _CMP_LT_OQ), v.v)};
 }
 // The bits of x, as integers shifted left by 23 (builds 2^n from a biased exponent).
 inline V shift_bits_left_23(V x) {
-    return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(x.lo), 23)),
-            _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(x.hi), 23))};
+    return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(x.v), 23))};
 }
 
 }  // namespace gatedrnn::avx2

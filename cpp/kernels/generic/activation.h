@@ -57,7 +57,7 @@ inline V tanh(V x) {
 template <class F>
 inline void map_elementwise(const float* x, float* y, ptrdiff_t n, const F& f) {
     ptrdiff_t i = 0;
-    for (; i + kBlock <= n; i += kBlock) store(y + i, f(load(x + i)));
+    for (; i + kLanes <= n; i += kLanes) store(y + i, f(load(x + i)));
     if (i < n) {
         const int rest = static_cast<int>(n - i);
         store_n(y + i, f(load_n(x + i, rest)), rest);

@@ -3,24 +3,44 @@
 //
 //     gx[m][b][g][:] = bias[b][g][:] + sum_k x_m[k] * W_ih panel[b][k][g][:]
 //
-// The result is gate-interleaved like the panels, so a step reads its block's G
-// pre-activations as G consecutive vectors.
+// A block's k-row of the panel is G * 16 contiguous floats, and so is a gx row's block:
+// the tile is kGemmRows rows x kGemmCols vectors of that row, the classic register-blocked
+// micro-kernel, sweeping every row against one block's panel while it sits in cache.
+
+template <int G, int MR>
+inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
+    constexpr int NC = kGemmCols<G>;
+    V acc[MR][NC];
+    const float* x[MR];
+    const float* col[NC];
+    const ptrdiff_t row_off = static_cast<ptrdiff_t>(b) * G * kBlock + c0 * kLanes;
+    for (int r = 0; r < MR; ++r) {
+        const int m = args.m_begin + i0 + r;
+        x[r] = args.a + (m / args.rows_per_t) * args.a_st + (m % args.rows_per_t) * args.a_sb;
+        for (int c = 0; c < NC; ++c) acc[r][c] = args.bias ? load(args.bias + row_off + c * kLanes) : zero();
+    }
+    for (int c = 0; c < NC; ++c) col[c] = args.w.block(b) + (c0 + c) * kLanes;
+    accumulate<MR, NC>(acc, x, col, G * kBlock, args.w.K);
+    for (int r = 0; r < MR; ++r) {
+        float* out = args.c + static_cast<ptrdiff_t>(args.m_begin + i0 + r) * args.ldc + row_off;
+        for (int c = 0; c < NC; ++c) store(out + c * kLanes, acc[r][c]);
+    }
+}
 
 template <int G>
 inline void gemm_gates(const GemmArgs& args) {
-    const auto a = [&](int i) {
-        const int m = args.m_begin + i;
-        return args.a + (m / args.rows_per_t) * args.a_st + (m % args.rows_per_t) * args.a_sb;
-    };
-    const auto init = [&](int, int b, V* acc) {
-        for (int g = 0; g < G; ++g)
-            acc[g] = args.bias ? load(args.bias + (b * G + g) * kBlock) : zero();
-    };
-    const auto epi = [&](int i, int b, const V* acc) {
-        float* c = args.c + static_cast<ptrdiff_t>(args.m_begin + i) * args.ldc + b * G * kBlock;
-        for (int g = 0; g < G; ++g) store(c + g * kBlock, acc[g]);
-    };
-    tile_loop<G>(args.m_end - args.m_begin, args.blk_begin, args.blk_end, args.w, a, init, epi);
+    constexpr int MR = kGemmRows<G>;
+    constexpr int NC = kGemmCols<G>;
+    static_assert((G * kSub) % NC == 0, "a GEMM tile must divide a block row");
+    const int n = args.m_end - args.m_begin;
+    for (int b = args.blk_begin; b < args.blk_end; ++b) {
+        for (int c0 = 0; c0 < G * kSub; c0 += NC) {
+            int i = 0;
+            for (; i + MR <= n; i += MR) gemm_tile<G, MR>(args, i, b, c0);
+            if (i < n)
+                with_rows<MR - 1>(n - i, [&](auto rows) { gemm_tile<G, decltype(rows)::value>(args, i, b, c0); });
+        }
+    }
 }
 
 inline void gemm_f32(const GemmArgs& args) {

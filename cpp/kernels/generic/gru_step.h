@@ -13,55 +13,55 @@ inline void gru_step_f32(const GruStepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w_hh.N;
     const auto a = [&](int i) { return rows.h_prev[i]; };
-    const auto init = [&](int i, int b, V* acc) {
-        const float* gx = rows.gx[i] + b * 3 * kBlock;
-        acc[0] = load(gx);
-        acc[1] = load(gx + kBlock);
-        acc[2] = s.b_hn ? load(s.b_hn + b * kBlock) : zero();
+    const auto init = [&](int i, int u, V* acc) {
+        acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
+        acc[1] = load(rows.gx[i] + gate_offset(u, 1, 3));
+        acc[2] = s.b_hn ? load(s.b_hn + u * kLanes) : zero();
     };
-    const auto epi = [&](int i, int b, const V* acc) {
-        const float* gx = rows.gx[i] + b * 3 * kBlock;
+    const auto epi = [&](int i, int u, const V* acc) {
+        const int at = u * kLanes;
         const V r = sigmoid(acc[0]);
         const V z = sigmoid(acc[1]);
-        const V n = tanh(fmadd(r, acc[2], load(gx + 2 * kBlock)));
-        const V h = gru_update(z, n, load(rows.h_prev[i] + b * kBlock));
-        store(rows.h_next[i] + b * kBlock, h);
-        store_valid(rows.y[i] + b * kBlock, h, H - b * kBlock);
+        const V n = tanh(fmadd(r, acc[2], load(rows.gx[i] + gate_offset(u, 2, 3))));
+        const V h = gru_update(z, n, load(rows.h_prev[i] + at));
+        store(rows.h_next[i] + at, h);
+        store_valid(rows.y[i] + at, h, H - at);
     };
-    tile_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w_hh, a, init, epi);
+    step_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w_hh, a, init, epi);
 }
 
 // linear_before_reset = false, phase 1: r and z; writes r * h_prev and z for phase 2.
 inline void gru_gates_f32(const GruGatesArgs& s) {
     const StepRows& rows = s.rows;
     const auto a = [&](int i) { return rows.h_prev[i]; };
-    const auto init = [&](int i, int b, V* acc) {
-        const float* gx = rows.gx[i] + b * 3 * kBlock;
-        acc[0] = load(gx);
-        acc[1] = load(gx + kBlock);
+    const auto init = [&](int i, int u, V* acc) {
+        acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
+        acc[1] = load(rows.gx[i] + gate_offset(u, 1, 3));
     };
-    const auto epi = [&](int i, int b, const V* acc) {
+    const auto epi = [&](int i, int u, const V* acc) {
+        const int at = u * kLanes;
         const V r = sigmoid(acc[0]);
         const V z = sigmoid(acc[1]);
-        store(rows.scratch[i] + b * kBlock, mul(r, load(rows.h_prev[i] + b * kBlock)));
-        store(rows.scratch2[i] + b * kBlock, z);
+        store(rows.scratch[i] + at, mul(r, load(rows.h_prev[i] + at)));
+        store(rows.scratch2[i] + at, z);
     };
-    tile_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w_rz, a, init, epi);
+    step_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w_rz, a, init, epi);
 }
 
 // linear_before_reset = false, phase 2: the candidate from W_hn (r * h_prev), then h.
-// Needs every block of r * h_prev, so it runs after phase 1 has finished all blocks.
+// Needs every group of r * h_prev, so it runs after phase 1 has finished all blocks.
 inline void gru_cand_f32(const GruCandArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w_n.N;
     const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
-    const auto init = [&](int i, int b, V* acc) { acc[0] = load(rows.gx[i] + (b * 3 + 2) * kBlock); };
-    const auto epi = [&](int i, int b, const V* acc) {
+    const auto init = [&](int i, int u, V* acc) { acc[0] = load(rows.gx[i] + gate_offset(u, 2, 3)); };
+    const auto epi = [&](int i, int u, const V* acc) {
+        const int at = u * kLanes;
         const V n = tanh(acc[0]);
-        const V z = load(rows.scratch2[i] + b * kBlock);
-        const V h = gru_update(z, n, load(rows.h_prev[i] + b * kBlock));
-        store(rows.h_next[i] + b * kBlock, h);
-        store_valid(rows.y[i] + b * kBlock, h, H - b * kBlock);
+        const V z = load(rows.scratch2[i] + at);
+        const V h = gru_update(z, n, load(rows.h_prev[i] + at));
+        store(rows.h_next[i] + at, h);
+        store_valid(rows.y[i] + at, h, H - at);
     };
-    tile_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w_n, a, init, epi);
+    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w_n, a, init, epi);
 }

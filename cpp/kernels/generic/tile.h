@@ -1,92 +1,99 @@
-// The register-blocked tile loop behind every kernel.
+// The register-blocked loops behind every kernel.
 // Included inside namespace gatedrnn::<isa> (see README.md): no guard, no includes.
 //
-// For output blocks [blk_begin, blk_end) of a packed panel and rows [0, n):
-//     acc[g] = start(row, block, g) + sum_{k < K} a_row[k] * panel[block][k][g][:]
-// accumulated in registers as one multiply-add chain per output in k order, then handed
-// to the epilogue. Three callables describe a kernel:
-//     a(i)              -> const float*, row i's input vector (K floats)
-//     init(i, b, acc)   -> writes the G start values of row i, block b into acc[0..G)
-//     epi(i, b, acc)    -> consumes the G finished accumulators of row i, block b
-// Tiles are MR rows x NB blocks x G gates (kTileRows / kGemvBlocks in vec_<isa>.h).
-// Whatever the tile shape, each output's arithmetic is the same, so results do not depend
-// on the batch size or on a row's position in it.
+// A vector V holds kLanes floats (16 on AVX-512 and scalar, 8 on AVX2), so a 16-unit
+// panel block is kSub = 16 / kLanes groups of kLanes units. Every output is one chain of
+// multiply-adds in k order from its start value, whatever the tile shape: results do not
+// depend on the batch size or on a row's position in the batch.
 
-template <int G, int MR, int NB, class A, class Init, class Epi>
-inline void tile(int i0, int b0, const PanelView& w, const A& a, const Init& init, const Epi& epi) {
-    V acc[MR][NB][G];
-    const float* x[MR];
-    const float* p[NB];
+inline constexpr int kSub = kBlock / kLanes;
+
+// Where group u's gate g sits inside its block's G x 16 floats (a panel k-row, a gx row).
+inline ptrdiff_t in_block_offset(int u, int g) { return g * kBlock + (u % kSub) * kLanes; }
+// ... and in a whole gate-interleaved row (gx rows, packed biases) with G gates.
+inline ptrdiff_t gate_offset(int u, int g, int G) {
+    return static_cast<ptrdiff_t>(u / kSub) * G * kBlock + in_block_offset(u, g);
+}
+
+// acc[r][c] += sum_{k < K} a[r][k] * col[c][k * stride .. + kLanes)
+// Per k: NC weight vectors, then one broadcast per row feeding NC multiply-adds.
+template <int MR, int NC>
+inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
+                       ptrdiff_t stride, int K) {
+#pragma GCC unroll 2
+    for (int k = 0; k < K; ++k) {
+        V w[NC];
+#pragma GCC unroll 16
+        for (int c = 0; c < NC; ++c) w[c] = load(col[c] + k * stride);
 #pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+            const V x = broadcast(a[r][k]);
+#pragma GCC unroll 16
+            for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
+        }
+    }
+}
+
+// Calls f.template operator()<R>() for the R in [1, RMAX] equal to rest.
+template <int RMAX, class F>
+inline void with_rows(int rest, const F& f) {
+    if constexpr (RMAX >= 1) {
+        if (rest == RMAX) {
+            f(std::integral_constant<int, RMAX>{});
+        } else {
+            with_rows<RMAX - 1>(rest, f);
+        }
+    }
+}
+
+// ---- recurrent steps: all G gates of a group of units, for MR rows -------------------
+//
+//     a(i)            -> const float*, row i's input vector (K = w.K floats)
+//     init(i, u, acc) -> writes the G start values of row i, group u into acc[0..G)
+//     epi(i, u, acc)  -> consumes the G finished accumulators (the fused epilogue)
+
+template <int G, int MR, int NU, class A, class Init, class Epi>
+inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi) {
+    V acc[MR][NU * G];
+    const float* x[MR];
+    const float* col[NU * G];
     for (int r = 0; r < MR; ++r) {
         x[r] = a(i0 + r);
-#pragma GCC unroll 2
-        for (int j = 0; j < NB; ++j) init(i0 + r, b0 + j, acc[r][j]);
+        for (int j = 0; j < NU; ++j) init(i0 + r, u0 + j, &acc[r][j * G]);
     }
-#pragma GCC unroll 2
-    for (int j = 0; j < NB; ++j) p[j] = w.block(b0 + j);
-
-    const int K = w.K;
-#pragma GCC unroll 4
-    for (int k = 0; k < K; ++k) {
-        V xk[MR];
-#pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) xk[r] = broadcast(x[r][k]);
-#pragma GCC unroll 2
-        for (int j = 0; j < NB; ++j) {
-#pragma GCC unroll 4
-            for (int g = 0; g < G; ++g) {
-                const V wv = load(p[j] + (static_cast<ptrdiff_t>(k) * G + g) * kBlock);
-#pragma GCC unroll 8
-                for (int r = 0; r < MR; ++r) acc[r][j][g] = fmadd(wv, xk[r], acc[r][j][g]);
-            }
-        }
-    }
-#pragma GCC unroll 8
-    for (int r = 0; r < MR; ++r) {
-#pragma GCC unroll 2
-        for (int j = 0; j < NB; ++j) epi(i0 + r, b0 + j, acc[r][j]);
-    }
+    for (int j = 0; j < NU; ++j)
+        for (int g = 0; g < G; ++g)
+            col[j * G + g] = w.block((u0 + j) / kSub) + in_block_offset(u0 + j, g);
+    accumulate<MR, NU * G>(acc, x, col, G * kBlock, w.K);
+    for (int r = 0; r < MR; ++r)
+        for (int j = 0; j < NU; ++j) epi(i0 + r, u0 + j, &acc[r][j * G]);
 }
 
-// Rows left over after the full MR tiles: one tile of exactly `rest` rows (rest < MR).
-template <int G, int R, class A, class Init, class Epi>
-inline void tile_rest(int rest, int i0, int b, const PanelView& w, const A& a, const Init& init,
-                      const Epi& epi) {
-    if constexpr (R >= 1) {
-        if (rest == R) {
-            tile<G, R, 1>(i0, b, w, a, init, epi);
-        } else {
-            tile_rest<G, R - 1>(rest, i0, b, w, a, init, epi);
-        }
-    }
-}
-
+// Rows [0, n) x blocks [blk_begin, blk_end).
 template <int G, class A, class Init, class Epi>
-inline void tile_loop(int n, int blk_begin, int blk_end, const PanelView& w, const A& a,
+inline void step_loop(int n, int blk_begin, int blk_end, const PanelView& w, const A& a,
                       const Init& init, const Epi& epi) {
-    if constexpr (kGemvBlocks > 1) {
-        if (n == 1) {  // batch 1: a GEMV; sweep several blocks per pass for more independent chains
-            int b = blk_begin;
-            for (; b + kGemvBlocks <= blk_end; b += kGemvBlocks)
-                tile<G, 1, kGemvBlocks>(0, b, w, a, init, epi);
-            for (; b < blk_end; ++b) tile<G, 1, 1>(0, b, w, a, init, epi);
-            return;
-        }
+    const int u_begin = blk_begin * kSub, u_end = blk_end * kSub;
+    if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
+        int u = u_begin;
+        for (; u + kGemvGroups <= u_end; u += kGemvGroups) step_tile<G, 1, kGemvGroups>(0, u, w, a, init, epi);
+        for (; u < u_end; ++u) step_tile<G, 1, 1>(0, u, w, a, init, epi);
+        return;
     }
-    constexpr int MR = kTileRows<G>;
-    for (int b = blk_begin; b < blk_end; ++b) {  // a block's panel stays in cache across rows
+    constexpr int MR = kStepRows<G>;
+    for (int u = u_begin; u < u_end; ++u) {  // a group's weights stay in cache across rows
         int i = 0;
-        for (; i + MR <= n; i += MR) tile<G, MR, 1>(i, b, w, a, init, epi);
-        if (i < n) tile_rest<G, MR - 1>(n - i, i, b, w, a, init, epi);
+        for (; i + MR <= n; i += MR) step_tile<G, MR, 1>(i, u, w, a, init, epi);
+        if (i < n)
+            with_rows<MR - 1>(n - i, [&](auto rows) { step_tile<G, decltype(rows)::value, 1>(i, u, w, a, init, epi); });
     }
 }
 
-// Store the first `valid` lanes of a block into caller memory (y rows are not padded).
+// Store the first `valid` lanes of a vector into caller memory (y rows are not padded).
 inline void store_valid(float* p, V v, int valid) {
-    if (valid >= kBlock) {
+    if (valid >= kLanes) {
         store(p, v);
-    } else {
+    } else if (valid > 0) {
         store_n(p, v, valid);
     }
 }

@@ -11,9 +11,15 @@ struct V {
     float v[16];
 };
 
+// Lanes per vector and register blocking of generic/tile.h: one row, one block at a time.
+inline constexpr int kLanes = 16;
 template <int G>
-inline constexpr int kTileRows = 1;
-inline constexpr int kGemvBlocks = 1;
+inline constexpr int kStepRows = 1;
+inline constexpr int kGemvGroups = 1;
+template <int G>
+inline constexpr int kGemmRows = 1;
+template <int G>
+inline constexpr int kGemmCols = 1;
 
 #define GATEDRNN_LANES for (int l = 0; l < 16; ++l)
 
