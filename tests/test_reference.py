@@ -22,7 +22,13 @@ T_STEPS, BATCH = 6, 4
 
 @pytest.fixture(scope="module")
 def torch():
-    return pytest.importorskip("torch")
+    torch = pytest.importorskip("torch")
+    # These problems are tiny: torch's intra-op threads only add overhead, and on a busy
+    # machine they make the module several times slower. Restore the setting afterwards.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield torch
+    torch.set_num_threads(threads)
 
 
 def _seed(*params):

@@ -5,7 +5,7 @@
 //
 // A block's k-row of the panel is G * 16 contiguous floats, and so is a gx row's block:
 // the tile is kGemmRows rows x kGemmCols vectors of that row, the classic register-blocked
-// micro-kernel, sweeping every row against one block's panel while it sits in cache.
+// micro-kernel.
 
 template <int G, int MR>
 inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
@@ -33,12 +33,20 @@ inline void gemm_gates(const GemmArgs& args) {
     constexpr int NC = kGemmCols<G>;
     static_assert((G * kSub) % NC == 0, "a GEMM tile must divide a block row");
     const int n = args.m_end - args.m_begin;
-    for (int b = args.blk_begin; b < args.blk_end; ++b) {
-        for (int c0 = 0; c0 < G * kSub; c0 += NC) {
-            int i = 0;
-            for (; i + MR <= n; i += MR) gemm_tile<G, MR>(args, i, b, c0);
-            if (i < n)
-                with_rows<MR - 1>(n - i, [&](auto rows) { gemm_tile<G, decltype(rows)::value>(args, i, b, c0); });
+    // Cache blocking: a chunk of rows (about 384 KiB of x) and one block's panel (K x G x 16
+    // floats) both stay in L2 while every tile of the chunk sweeps them; each chunk streams
+    // the panels of the block range once.
+    const int chunk = std::max(MR, (98304 / std::max(args.w.K, 1)) / MR * MR);
+    for (int m0 = 0; m0 < n; m0 += chunk) {
+        const int m1 = std::min(n, m0 + chunk);
+        for (int b = args.blk_begin; b < args.blk_end; ++b) {
+            int i = m0;
+            for (; i + MR <= m1; i += MR)
+                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR>(args, i, b, c0);
+            if (i < m1)
+                with_rows<MR - 1>(m1 - i, [&](auto rows) {
+                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value>(args, i, b, c0);
+                });
         }
     }
 }

@@ -1,5 +1,6 @@
 // Compiles every generic kernel for one ISA. An ISA's kernels_<isa>.cpp includes its
 // vec_<isa>.h, defines GATEDRNN_ISA as its name, then includes this file.
+#include <algorithm>
 #include <type_traits>
 
 #include "gatedrnn/kernels.h"

@@ -1,0 +1,214 @@
+"""``python -m gatedrnn`` (info, bench) in a subprocess, and the bench engine's pieces
+(the NumPy baseline, the output check, the timing loop) in-process."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import gatedrnn
+from gatedrnn import bench, reference
+
+
+def run_cli(*args, env_extra=None, env_drop=(), timeout=600):
+    """Run ``python -m gatedrnn ARGS`` with this interpreter and this gatedrnn."""
+    env = {k: v for k, v in os.environ.items() if k not in env_drop}
+    pkg_parent = os.path.dirname(os.path.dirname(os.path.abspath(gatedrnn.__file__)))
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (pkg_parent, env.get("PYTHONPATH")) if p)
+    env.update(env_extra or {})
+    return subprocess.run([sys.executable, "-m", "gatedrnn", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def parse_table(text):
+    """The rows of the markdown table whose header starts with 'cell', as dicts."""
+    lines = [ln.strip() for ln in text.splitlines()]
+    for i, ln in enumerate(lines):
+        if ln.startswith("| cell |"):
+            header = [c.strip() for c in ln.strip("|").split("|")]
+            rows = []
+            for body in lines[i + 2:]:
+                if not body.startswith("|"):
+                    break
+                rows.append(dict(zip(header, (c.strip() for c in body.strip("|").split("|")))))
+            return rows
+    raise AssertionError(f"no table in output:\n{text}")
+
+
+def test_no_arguments_prints_help():
+    r = run_cli()
+    assert r.returncode == 0, r.stderr
+    assert "info" in r.stdout and "bench" in r.stdout
+
+
+def test_info():
+    r = run_cli("info")
+    assert r.returncode == 0, r.stderr
+    out = r.stdout
+    assert out.startswith(f"gatedrnn {gatedrnn.__version__}")
+    assert f"NumPy {np.__version__}" in out
+    assert "CPU:" in out and "CPU features:" in out
+    assert f"ISA selected: {gatedrnn.selected_isa()}" in out
+    for isa in gatedrnn.available_isas():
+        assert isa in out.split("ISAs available:")[1].splitlines()[0]
+    assert f"threads: {gatedrnn.get_num_threads()}" in out
+    assert "GATEDRNN_ISA:" in out
+
+
+def test_info_reports_gatedrnn_isa_env():
+    r = run_cli("info", env_extra={"GATEDRNN_ISA": "scalar"})
+    assert r.returncode == 0, r.stderr
+    assert "GATEDRNN_ISA: 'scalar' (set)" in r.stdout
+    r = run_cli("info", env_drop=("GATEDRNN_ISA",))
+    assert "GATEDRNN_ISA: not set" in r.stdout
+
+
+def test_bench_quick_table_and_json(tmp_path):
+    out = tmp_path / "bench.json"
+    r = run_cli("bench", "--quick", "--cells", "S1,L1", "--time-budget", "0.05", "--json", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"gatedrnn {gatedrnn.__version__}" in r.stdout
+    assert "machine:" in r.stdout and "ISA:" in r.stdout
+    rows = parse_table(r.stdout)
+    seen = {(row["cell"], row["kind"]) for row in rows}
+    assert seen == {(c, k) for c in ("S1", "L1") for k in ("lstm", "gru")}
+    for row in rows:
+        assert row["check"] == "ok", row
+        assert row["threads"] == "1"
+        assert float(row["gatedrnn median ms"]) > 0 and float(row["numpy median ms"]) > 0
+        assert float(row["speedup"]) > 0 and float(row["GFLOP/s"]) > 0
+    assert "[1/4]" in r.stderr  # progress lines
+
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is True
+    assert doc["versions"]["gatedrnn"] == gatedrnn.__version__
+    assert doc["gatedrnn"]["selected_isa"] == gatedrnn.selected_isa()
+    assert doc["machine"]["cpu_model"]
+    assert doc["settings"]["cells"] == ["S1", "L1"] and doc["settings"]["threads"] == [1]
+    assert len(doc["results"]) == 4
+    for res in doc["results"]:
+        assert res["ok"] is True
+        B, T, I, H = bench.CELLS[res["cell"]]
+        assert (res["B"], res["T"], res["I"], res["H"]) == (B, T, I, H)
+        assert res["flops"] == bench.flops(res["kind"], B, T, I, H)
+        for impl in ("gatedrnn", "numpy"):
+            t = res["timings"][impl]
+            assert t["repeats"] >= 3 and len(t["times_ms"]) == t["repeats"]
+            assert 0 < t["min_ms"] <= t["median_ms"]
+            assert res["check"][impl]["ok"] is True
+        assert res["speedup"] == pytest.approx(
+            res["timings"]["numpy"]["median_ms"] / res["timings"]["gatedrnn"]["median_ms"])
+
+
+def test_bench_unsets_openblas_env_by_reexec(tmp_path):
+    # OPENBLAS_L2_SIZE is harmless to set; the bench re-executes itself without it once.
+    out = tmp_path / "bench.json"
+    r = run_cli("bench", "--cells", "S1", "--kinds", "gru", "--time-budget", "0.02", "--json", str(out),
+                env_extra={"OPENBLAS_L2_SIZE": "1048576"},
+                env_drop=("OPENBLAS_CORETYPE", bench.REEXEC_MARKER))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "re-executing" in r.stderr
+    assert "unset OPENBLAS_L2_SIZE=1048576" in r.stdout
+    doc = json.loads(out.read_text())
+    assert any("OPENBLAS_L2_SIZE" in n for n in doc["notes"])
+    assert [row["check"] for row in parse_table(r.stdout)] == ["ok"]
+
+
+def test_bench_rejects_bad_options():
+    r = run_cli("bench", "--cells", "L1,X9")
+    assert r.returncode == 2 and "unknown cell 'X9'" in r.stderr
+    r = run_cli("bench", "--threads", "0")
+    assert r.returncode == 2 and "thread count" in r.stderr
+    r = run_cli("bench", "--quick", "--full")
+    assert r.returncode == 2
+
+
+# ----------------------------------------------------------------------------------
+# In-process: the engine's pieces.
+
+def _random_state_dict(rng, kind, I, H):
+    G = bench.GATES[kind]
+    k = 1 / np.sqrt(H)
+    return {"weight_ih_l0": rng.uniform(-k, k, (G * H, I)).astype(np.float32),
+            "weight_hh_l0": rng.uniform(-k, k, (G * H, H)).astype(np.float32),
+            "bias_ih_l0": rng.uniform(-k, k, G * H).astype(np.float32),
+            "bias_hh_l0": rng.uniform(-k, k, G * H).astype(np.float32)}
+
+
+@pytest.mark.parametrize("kind", bench.KINDS)
+@pytest.mark.parametrize("B,T,I,H", [(1, 1, 3, 5), (3, 7, 5, 8), (4, 20, 16, 17)])
+def test_numpy_baseline_matches_reference(rng, kind, B, T, I, H):
+    sd = _random_state_dict(rng, kind, I, H)
+    x = rng.standard_normal((T, B, I)).astype(np.float32)
+    got = bench.unpack_outputs(kind, bench.numpy_baseline(kind, sd)(x))
+    ref = bench.reference_outputs(kind, x, sd)
+    res = bench.check_outputs(got, ref, T, atol=1e-5)
+    assert res["ok"], res
+    assert all(a.dtype == np.float32 for a in got if a is not None)
+    # The same through the reference API directly (the engine's unpacking is not the test).
+    if kind == "lstm":
+        y, (h, c) = reference.lstm(x, sd)
+        np.testing.assert_allclose(got[2], c, atol=1e-5)
+    else:
+        y, h = reference.gru(x, sd, linear_before_reset=True)
+    np.testing.assert_allclose(got[0], y, atol=1e-5)
+    np.testing.assert_allclose(got[1], h, atol=1e-5)
+
+
+def test_check_outputs_catches_errors_and_uses_row_subsets(rng):
+    sd = _random_state_dict(rng, "lstm", 6, 4)
+    x = rng.standard_normal((5, 12, 6)).astype(np.float32)
+    got = bench.unpack_outputs("lstm", bench.numpy_baseline("lstm", sd)(x))
+    rows = bench.check_rows(12)
+    assert rows is not None and len(rows) == bench.CHECK_ROWS and rows[0] == 0 and rows[-1] == 11
+    assert bench.check_rows(bench.CHECK_ROWS) is None
+    ref = bench.reference_outputs("lstm", x[:, rows], sd)
+    assert bench.check_outputs(got, ref, 5, rows=rows)["ok"]
+    bad = (got[0].copy(), got[1], got[2])
+    bad[0][2, rows[-1], 1] += 1e-3
+    res = bench.check_outputs(bad, ref, 5, rows=rows)
+    assert not res["ok"] and "y:" in res["error"]
+    res = bench.check_outputs((got[0].astype(np.float64), got[1], got[2]), ref, 5, rows=rows)
+    assert not res["ok"] and "float32" in res["error"]
+    res = bench.check_outputs((got[0][:, :3], got[1], got[2]), ref, 5, rows=rows)
+    assert not res["ok"] and "shape" in res["error"]
+
+
+def test_bench_row_cross_check_and_errors(rng):
+    sd = _random_state_dict(rng, "gru", 4, 3)
+    x = rng.standard_normal((3, 10, 4)).astype(np.float32)
+    base = bench.numpy_baseline("gru", sd)
+    rows = bench.check_rows(10)
+    ref = bench.reference_outputs("gru", x[:, rows], sd)
+
+    def wrong_outside_subset():
+        y, h = base(x)
+        y = y.copy()
+        y[:, 4] += 1.0  # row 4 is not among the reference rows
+        return y, h
+
+    def broken():
+        raise RuntimeError("boom")
+
+    impls = {"good": lambda: base(x), "wrong": wrong_outside_subset, "broken": broken, "numpy": lambda: base(x)}
+    r = bench.bench_row(impls, "gru", 3, ref, 0.01, rows=rows, cross_check="numpy", min_repeats=2)
+    assert r["check"]["good"]["ok"] and r["check"]["numpy"]["ok"]
+    assert not r["check"]["wrong"]["ok"] and "all rows vs numpy" in r["check"]["wrong"]["error"]
+    assert not r["check"]["broken"]["ok"] and "boom" in r["check"]["broken"]["error"]
+    assert not r["ok"]
+    assert r["timings"]["good"]["repeats"] >= 2 and r["timings"]["broken"]["repeats"] == 0
+
+
+def test_time_interleaved_repeats_and_caps():
+    calls = []
+    t = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0,
+                               estimate=1.0, min_repeats=3)
+    assert len(t["a"]) == len(t["b"]) == 3
+    assert calls == ["a", "b"] * 3  # expensive estimate: no extra warm-up, strictly interleaved
+    import time as _time
+    t = bench.time_interleaved({"slow": lambda: _time.sleep(0.05)}, 0.01, estimate=1.0,
+                               min_repeats=3, max_time=0.06)
+    assert len(t["slow"]) == 1  # a second round would pass max_time
