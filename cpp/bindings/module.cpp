@@ -59,7 +59,7 @@ public:
 
     py::tuple forward(const FloatArray& x, const std::optional<FloatArray>& h0,
                       const std::optional<FloatArray>& c0, const std::optional<IndexArray>& lengths,
-                      bool batch_first) const {
+                      bool batch_first, int num_threads) const {
         const NetworkConfig& c = net_.config();
         const bool lstm = c.cell == CellType::lstm;
         const int D = c.directions(), LD = c.num_layers * D, Hout = c.out_size(), H = c.hidden_size;
@@ -71,6 +71,8 @@ public:
             throw std::invalid_argument("x: expected feature size " + std::to_string(c.input_size) +
                                         " (input_size), got shape " + shape_str(shape_of(x)));
         if (T > INT32_MAX / 2 || B > INT32_MAX / 2) throw std::invalid_argument("x: too many timesteps or rows");
+        if (num_threads < 1)
+            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
         if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
         if (c0) {
             if (!lstm) throw std::invalid_argument("c0: a GRU has no cell state");
@@ -102,6 +104,7 @@ public:
         call.y = y.mutable_data();
         call.h_n = h_n.mutable_data();
         call.c_n = c_n ? c_n->mutable_data() : nullptr;
+        call.num_threads = num_threads;
         const KernelTable& kernels = active_kernels();  // may throw (bad GATEDRNN_ISA): before releasing the GIL
         {
             py::gil_scoped_release release;
@@ -230,5 +233,6 @@ PYBIND11_MODULE(_core, m) {
              py::arg("weights"))
         .def("forward", &PyNetwork::forward, py::arg("x"), py::arg("h0") = py::none(),
              py::arg("c0") = py::none(), py::arg("lengths") = py::none(), py::arg("batch_first") = false,
+             py::arg("num_threads") = 1,
              "Run the stack: returns (y, h_n, c_n or None).");
 }

@@ -5,6 +5,8 @@
 // Nothing is allocated inside the time loop.
 #include "gatedrnn/rnn.h"
 
+#include "gatedrnn/thread_pool.h"
+
 #include <algorithm>
 #include <cstring>
 #include <stdexcept>
@@ -67,6 +69,25 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
     }
 }
 
+// Row pointers of one step, one set per thread (each thread builds its own).
+struct RowPointers {
+    std::vector<const float*> h_prev, gx;
+    std::vector<float*> h_next, y, c, s1, s2;
+    explicit RowPointers(int B) : h_prev(B), gx(B), h_next(B), y(B), c(B), s1(B), s2(B) {}
+    StepRows view(int n) {
+        StepRows r;
+        r.n = n;
+        r.h_prev = h_prev.data();
+        r.gx = gx.data();
+        r.h_next = h_next.data();
+        r.y = y.data();
+        r.c = c.data();
+        r.scratch = s1.data();
+        r.scratch2 = s2.data();
+        return r;
+    }
+};
+
 // Scratch for one call, sized once before any time loop.
 struct Workspace {
     AlignedBuffer gx;        // (T * B) rows of [blocks][G][16]
@@ -74,10 +95,21 @@ struct Workspace {
     AlignedBuffer h[2];      // double-buffered state rows, padded to whole blocks
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
-    std::vector<const float*> h_prev, gx_rows;
-    std::vector<float*> h_next, y_rows, c_rows, s1_rows, s2_rows;
+    std::vector<RowPointers> rows;  // per thread
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
+    int threads = 1;
 };
+
+namespace {
+
+// Thread tid's share [begin, end) of n blocks: contiguous, sizes differing by at most one.
+std::pair<int, int> share(int n, int tid, int nthreads) {
+    const int base = n / nthreads, extra = n % nthreads;
+    const int begin = tid * base + std::min(tid, extra);
+    return {begin, begin + base + (tid < extra ? 1 : 0)};
+}
+
+}  // namespace
 
 void Network::forward(const ForwardCall& call, const KernelTable& kernels) const {
     const NetworkConfig& c = config_;
@@ -96,8 +128,11 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.c = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
     ws.s1 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
     ws.s2 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
-    for (auto* v : {&ws.h_prev, &ws.gx_rows}) v->resize(B);
-    for (auto* v : {&ws.h_next, &ws.y_rows, &ws.c_rows, &ws.s1_rows, &ws.s2_rows}) v->resize(B);
+    // Threads split the hidden units; below ~4 MFLOP per call waking a second thread costs
+    // more than it saves.
+    const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
+    ws.threads = flops < 4e6 ? 1 : std::max(1, std::min(call.num_threads, num_blocks(H)));
+    ws.rows.assign(static_cast<size_t>(ws.threads), RowPointers(B));
 
     const ptrdiff_t I0 = c.input_size, W = static_cast<ptrdiff_t>(D) * Hout;
     const SeqLayout x_layout = call.batch_first ? SeqLayout{I0, T * I0} : SeqLayout{B * I0, I0};
@@ -125,27 +160,10 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     const bool lstm = c.cell == CellType::lstm, reverse = d == 1;
     const int state = layer * c.directions() + d;
 
-    // 1. Input projection of every timestep: gx[t * B + b] = W_ih x_(t,b) + folded biases.
-    GemmArgs g;
-    g.a = in;
-    g.a_st = in_layout.st;
-    g.a_sb = in_layout.sb;
-    g.rows_per_t = B;
-    g.m_begin = 0;
-    g.m_end = T * B;
-    g.w = dir.w_ih.view();
-    g.blk_begin = 0;
-    g.blk_end = g.w.nblocks();
-    g.bias = dir.gx_bias.data();
-    g.c = ws.gx.data();
-    g.ldc = ws.ld_gx;
-    kernels.gemm_f32(g);
-
-    // 2. Initial state (padding lanes stay zero).
-    float* h_cur = ws.h[0].data();
-    float* h_nxt = ws.h[1].data();
+    // 1. Initial state (padding lanes stay zero).
+    float* h_buf[2] = {ws.h[0].data(), ws.h[1].data()};
     for (int b = 0; b < B; ++b) {
-        float* hr = h_cur + b * ws.ld_h;
+        float* hr = h_buf[0] + b * ws.ld_h;
         if (call.h0) {
             std::memcpy(hr, call.h0 + (static_cast<ptrdiff_t>(state) * B + b) * Hout, Hout * sizeof(float));
         } else {
@@ -164,83 +182,107 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     // A row's final state is the state after its last valid step: copied out when the
     // step counter reaches its length (rows past their length are not stepped).
     float* h_n = call.h_n + static_cast<ptrdiff_t>(state) * B * Hout;
-    const auto capture = [&](int b) {
+    const auto capture = [&](int b, const float* h_cur) {
         std::memcpy(h_n + static_cast<ptrdiff_t>(b) * Hout, h_cur + b * ws.ld_h, Hout * sizeof(float));
     };
     const auto length = [&](int b) { return call.lengths ? static_cast<int>(call.lengths[b]) : T; };
 
-    StepRows rows;
-    rows.h_prev = ws.h_prev.data();
-    rows.gx = ws.gx_rows.data();
-    rows.h_next = ws.h_next.data();
-    rows.y = ws.y_rows.data();
-    rows.c = ws.c_rows.data();
-    rows.scratch = ws.s1_rows.data();
-    rows.scratch2 = ws.s2_rows.data();
-
     const int nblk = num_blocks(H);
-    // 3. The time loop.
-    for (int s = 0; s < T; ++s) {
-        int n = 0;
-        for (int b = 0; b < B; ++b) {
-            const int len = length(b);
-            if (s == len) capture(b);
-            if (s >= len) continue;
-            const int t = reverse ? len - 1 - s : s;
-            ws.h_prev[n] = h_cur + b * ws.ld_h;
-            ws.h_next[n] = h_nxt + b * ws.ld_h;
-            ws.gx_rows[n] = ws.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
-            ws.y_rows[n] = out + t * out_layout.st + b * out_layout.sb + static_cast<ptrdiff_t>(d) * Hout;
-            ws.c_rows[n] = ws.c.data() + b * ws.ld_c;
-            ws.s1_rows[n] = ws.s1.data() + b * ws.ld_c;
-            ws.s2_rows[n] = ws.s2.data() + b * ws.ld_c;
-            ++n;
-        }
-        if (n == 0) break;  // every sequence has ended
-        rows.n = n;
-        if (lstm) {
-            LstmStepArgs a;
-            a.rows = rows;
-            a.w_hh = dir.w_hh.view();
-            a.blk_begin = 0;
-            a.blk_end = nblk;
-            a.write_m = c.proj_size > 0;
-            kernels.lstm_step_f32(a);
-            if (c.proj_size > 0) {
-                ProjArgs p;
-                p.rows = rows;
-                p.w_hr = dir.w_hr.view();
-                p.blk_begin = 0;
-                p.blk_end = p.w_hr.nblocks();
-                kernels.lstm_proj_f32(p);
+    const int pblk = c.proj_size > 0 ? num_blocks(c.proj_size) : 0;
+    int final_buf = 0;  // which h buffer holds the state after the last step
+
+    // 2. Every thread owns a contiguous range of hidden blocks for the whole call: it
+    //    projects the input for those units, then steps them; one barrier per step (two
+    //    when a second product needs the whole first result).
+    ThreadPool::instance().run(ws.threads, [&](int tid, int nthreads, Barrier& barrier) {
+        const auto [b0, b1] = share(nblk, tid, nthreads);
+        const auto [p0, p1] = share(pblk, tid, nthreads);
+
+        GemmArgs g;
+        g.a = in;
+        g.a_st = in_layout.st;
+        g.a_sb = in_layout.sb;
+        g.rows_per_t = B;
+        g.m_begin = 0;
+        g.m_end = T * B;
+        g.w = dir.w_ih.view();
+        g.blk_begin = b0;
+        g.blk_end = b1;
+        g.bias = dir.gx_bias.data();
+        g.c = ws.gx.data();
+        g.ldc = ws.ld_gx;
+        if (b0 < b1) kernels.gemm_f32(g);  // a thread's steps read only its own gx blocks
+
+        RowPointers& rp = ws.rows[static_cast<size_t>(tid)];
+        int cur = 0;
+        for (int s = 0; s < T; ++s) {
+            const float* h_cur = h_buf[cur];
+            float* h_nxt = h_buf[1 - cur];
+            int n = 0;
+            for (int b = 0; b < B; ++b) {
+                const int len = length(b);
+                if (s == len && tid == 0) capture(b, h_cur);
+                if (s >= len) continue;
+                const int t = reverse ? len - 1 - s : s;
+                rp.h_prev[n] = h_cur + b * ws.ld_h;
+                rp.h_next[n] = h_nxt + b * ws.ld_h;
+                rp.gx[n] = ws.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
+                rp.y[n] = out + t * out_layout.st + b * out_layout.sb + static_cast<ptrdiff_t>(d) * Hout;
+                rp.c[n] = ws.c.data() + b * ws.ld_c;
+                rp.s1[n] = ws.s1.data() + b * ws.ld_c;
+                rp.s2[n] = ws.s2.data() + b * ws.ld_c;
+                ++n;
             }
-        } else if (c.linear_before_reset) {
-            GruStepArgs a;
-            a.rows = rows;
-            a.w_hh = dir.w_hh.view();
-            a.b_hn = dir.b_hn.data();
-            a.blk_begin = 0;
-            a.blk_end = nblk;
-            kernels.gru_step_f32(a);
-        } else {
-            GruGatesArgs a;
-            a.rows = rows;
-            a.w_rz = dir.w_hh.view();
-            a.blk_begin = 0;
-            a.blk_end = nblk;
-            kernels.gru_gates_f32(a);
-            GruCandArgs p;
-            p.rows = rows;
-            p.w_n = dir.w_hn.view();
-            p.blk_begin = 0;
-            p.blk_end = nblk;
-            kernels.gru_cand_f32(p);
+            if (n == 0) break;  // every sequence has ended (the same n on every thread)
+            const StepRows rows = rp.view(n);
+            if (lstm) {
+                LstmStepArgs a;
+                a.rows = rows;
+                a.w_hh = dir.w_hh.view();
+                a.blk_begin = b0;
+                a.blk_end = b1;
+                a.write_m = c.proj_size > 0;
+                if (b0 < b1) kernels.lstm_step_f32(a);
+                if (c.proj_size > 0) {
+                    barrier.wait();  // the projection reads every unit of m
+                    ProjArgs p;
+                    p.rows = rows;
+                    p.w_hr = dir.w_hr.view();
+                    p.blk_begin = p0;
+                    p.blk_end = p1;
+                    if (p0 < p1) kernels.lstm_proj_f32(p);
+                }
+            } else if (c.linear_before_reset) {
+                GruStepArgs a;
+                a.rows = rows;
+                a.w_hh = dir.w_hh.view();
+                a.b_hn = dir.b_hn.data();
+                a.blk_begin = b0;
+                a.blk_end = b1;
+                if (b0 < b1) kernels.gru_step_f32(a);
+            } else {
+                GruGatesArgs a;
+                a.rows = rows;
+                a.w_rz = dir.w_hh.view();
+                a.blk_begin = b0;
+                a.blk_end = b1;
+                if (b0 < b1) kernels.gru_gates_f32(a);
+                barrier.wait();  // the candidate reads every unit of r * h
+                GruCandArgs p;
+                p.rows = rows;
+                p.w_n = dir.w_hn.view();
+                p.blk_begin = b0;
+                p.blk_end = b1;
+                if (b0 < b1) kernels.gru_cand_f32(p);
+            }
+            barrier.wait();  // h_t complete before anyone reads it
+            cur = 1 - cur;
         }
-        // Rows not stepped keep their state in h_cur; they were captured already.
-        std::swap(h_cur, h_nxt);
-    }
+        if (tid == 0) final_buf = cur;
+    });
+
     for (int b = 0; b < B; ++b)
-        if (length(b) >= T) capture(b);
+        if (length(b) >= T) capture(b, h_buf[final_buf]);
 
     // Final cell state: c is updated in place and frozen once a row ends.
     if (lstm && call.c_n) {

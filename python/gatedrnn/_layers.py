@@ -214,7 +214,7 @@ class _Recurrent:
             h = None if h is None else h[:, None, :]
             c = None if c is None else c[:, None, :]
         lens = None if lengths is None else _as_lengths(lengths, batch, steps)
-        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first)
+        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, _resolve_threads(self.num_threads))
         if batch is None:
             y, h_n = y[:, 0, :], h_n[:, 0, :]
             c_n = None if c_n is None else c_n[:, 0, :]
@@ -368,7 +368,7 @@ class _CellMixin:
             return arr.reshape((1, 1, H) if batch is None else (1, batch, H))
 
         x3 = x.reshape((1, 1, I) if batch is None else (1, batch, I))
-        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False)  # type: ignore[attr-defined]
+        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, _resolve_threads(None))  # type: ignore[attr-defined]
         shape = expected
         return h_n.reshape(shape), None if c_n is None else c_n.reshape(shape)
 

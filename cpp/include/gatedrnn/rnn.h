@@ -54,6 +54,7 @@ struct ForwardCall {
     float* y = nullptr;              // (T, B, D*H_out), or (B, T, D*H_out) when batch_first
     float* h_n = nullptr;            // (L*D, B, H_out)
     float* c_n = nullptr;            // (L*D, B, H), LSTM only
+    int num_threads = 1;             // threads to split hidden units across (results do not depend on it)
 };
 
 struct Workspace;  // per-call scratch buffers (rnn.cpp)

@@ -1,0 +1,90 @@
+"""Threads: results are bitwise identical for any thread count, and calls from many Python
+threads at once (the GIL is released during compute) each get the serial result."""
+
+import threading
+
+import numpy as np
+import pytest
+
+import gatedrnn
+from gatedrnn import reference
+
+CONFIGS = [
+    ("lstm", {}),
+    ("lstm", {"proj_size": 20}),
+    ("lstm", {"num_layers": 2, "bidirectional": True}),
+    ("gru", {}),
+    ("gru", {"linear_before_reset": False}),
+    ("gru", {"num_layers": 2, "bidirectional": True}),
+]
+
+
+def make(kind, num_threads=None, **kw):
+    cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
+    return cls(24, 97, seed=11, num_threads=num_threads, **kw)
+
+
+def run(model, x, lengths=None):
+    y, state = model(x, lengths=lengths)
+    return [y] + (list(state) if isinstance(state, tuple) else [state])
+
+
+@pytest.mark.parametrize("kind,kw", CONFIGS, ids=[f"{k}-{'-'.join(map(str, v.items())) or 'plain'}" for k, v in CONFIGS])
+@pytest.mark.parametrize("batch", [1, 5])
+def test_bitwise_identical_across_thread_counts(isa, kind, kw, batch):
+    rng = np.random.default_rng(batch)
+    x = rng.standard_normal((30, batch, 24)).astype(np.float32)
+    lengths = [30, 7, 0, 19, 30][:batch] if batch > 1 else None
+    outs = [run(make(kind, n, **kw), x, lengths) for n in (1, 2, 3, 4)]
+    for other in outs[1:]:
+        for a, b in zip(outs[0], other):
+            assert np.array_equal(a, b)
+    ref = (reference.lstm if kind == "lstm" else reference.gru)(x, make(kind, **kw).state_dict(), lengths=lengths, **(
+        {"linear_before_reset": kw["linear_before_reset"]} if "linear_before_reset" in kw else {}))
+    np.testing.assert_allclose(outs[0][0], ref[0], rtol=1e-5, atol=2e-5)
+
+
+def test_set_num_threads_is_the_default():
+    before = gatedrnn.get_num_threads()
+    try:
+        gatedrnn.set_num_threads(3)
+        assert gatedrnn.get_num_threads() == 3
+        with pytest.raises(ValueError, match="n"):
+            gatedrnn.set_num_threads(0)
+    finally:
+        gatedrnn.set_num_threads(before)
+
+
+def test_num_threads_argument_validated():
+    with pytest.raises(ValueError, match="num_threads"):
+        gatedrnn.LSTM(4, 8, num_threads=0)
+    with pytest.raises(TypeError, match="num_threads"):
+        gatedrnn.GRU(4, 8, num_threads=1.5)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_concurrent_callers_get_serial_results(kind):
+    model = make(kind, num_threads=2, num_layers=2)
+    rng = np.random.default_rng(5)
+    inputs = [rng.standard_normal((25, 3, 24)).astype(np.float32) for _ in range(6)]
+    expected = [run(model, x) for x in inputs]
+    results = [None] * len(inputs)
+    errors = []
+
+    def worker(i):
+        try:
+            for _ in range(5):
+                results[i] = run(model, inputs[i])
+        except Exception as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors
+    assert not any(t.is_alive() for t in threads)
+    for got, want in zip(results, expected):
+        for a, b in zip(got, want):
+            assert np.array_equal(a, b)
