@@ -16,20 +16,34 @@ inline ptrdiff_t gate_offset(int u, int g, int G) {
 }
 
 // acc[r][c] += sum_{k < K} a[r][k] * col[c][k * stride .. + kLanes)
-// Per k: NC weight vectors, then one broadcast per row feeding NC multiply-adds.
+// Per k, whichever operand set is smaller stays in registers: the NC weight vectors (then
+// one broadcast per row feeds NC multiply-adds) or the MR broadcasts (then each weight
+// vector is loaded once and feeds MR multiply-adds).
 template <int MR, int NC>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
                        ptrdiff_t stride, int K) {
 #pragma GCC unroll 2
     for (int k = 0; k < K; ++k) {
-        V w[NC];
+        if constexpr (NC <= MR) {
+            V w[NC];
 #pragma GCC unroll 16
-        for (int c = 0; c < NC; ++c) w[c] = load(col[c] + k * stride);
+            for (int c = 0; c < NC; ++c) w[c] = load(col[c] + k * stride);
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) {
-            const V x = broadcast(a[r][k]);
+            for (int r = 0; r < MR; ++r) {
+                const V x = broadcast(a[r][k]);
 #pragma GCC unroll 16
-            for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
+                for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
+            }
+        } else {
+            V x[MR];
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; ++r) x[r] = broadcast(a[r][k]);
+#pragma GCC unroll 16
+            for (int c = 0; c < NC; ++c) {
+                const V w = load(col[c] + k * stride);
+#pragma GCC unroll 8
+                for (int r = 0; r < MR; ++r) acc[r][c] = fmadd(w, x[r], acc[r][c]);
+            }
         }
     }
 }

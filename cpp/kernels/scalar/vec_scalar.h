@@ -1,4 +1,4 @@
-// Portable primitives over one 16-float block: a plain array, compiled for baseline
+// Portable primitives over 8 floats (half a panel block): a plain array, compiled for baseline
 // x86-64 (or any CPU). fmadd is a multiply then an add: baseline x86-64 has no FMA.
 #pragma once
 
@@ -8,20 +8,22 @@
 namespace gatedrnn::scalar {
 
 struct V {
-    float v[16];
+    float v[8];
 };
 
-// Lanes per vector and register blocking of generic/tile.h: one row, one block at a time.
-inline constexpr int kLanes = 16;
+// Lanes per vector and register blocking of generic/tile.h. Eight lanes keep an LSTM
+// group's four accumulators within the 16 SSE registers of baseline x86-64, where the
+// compiler vectorises the lane loops (8 accumulator registers per tile at most).
+inline constexpr int kLanes = 8;
 template <int G>
-inline constexpr int kStepRows = 1;
+inline constexpr int kStepRows = G >= 3 ? 1 : (G == 2 ? 2 : 4);
 inline constexpr int kGemvGroups = 1;
 template <int G>
-inline constexpr int kGemmRows = 1;
+inline constexpr int kGemmRows = 4;
 template <int G>
 inline constexpr int kGemmCols = 1;
 
-#define GATEDRNN_LANES for (int l = 0; l < 16; ++l)
+#define GATEDRNN_LANES for (int l = 0; l < kLanes; ++l)
 
 inline V zero() { V r; GATEDRNN_LANES r.v[l] = 0.0f; return r; }
 inline V broadcast(float x) { V r; GATEDRNN_LANES r.v[l] = x; return r; }
