@@ -109,6 +109,81 @@ std::pair<int, int> share(int n, int tid, int nthreads) {
     return {begin, begin + base + (tid < extra ? 1 : 0)};
 }
 
+// Who computes what. A direction's work is a sequence of stages: the input projection,
+// then one or two phases per step. A stage is split into chunks (contiguous ranges of
+// hidden blocks); chunk c belongs to thread c * nthreads / chunks, which keeps the same
+// weights in its cache every step. A thread does its own chunks, waits briefly for the
+// others, then claims whatever chunk nobody has started, so a thread the OS has
+// descheduled delays the rest by at most the chunk it holds. Each chunk is claimed once
+// per stage with a compare-and-swap on its slot, and a stage is finished when the chunks
+// completed so far reach its cumulative count.
+class Schedule {
+public:
+    // Chunks of the projection and phase 1 (`chunks`), and of phase 2 (0: none).
+    Schedule(int chunks, int chunks2, int steps)
+        : n_{chunks, chunks, chunks2},
+          slots_(static_cast<size_t>(chunks * 2 + chunks2)),
+          total_(static_cast<int64_t>(chunks) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
+        for (auto& slot : slots_) slot.stage.store(-1, std::memory_order_relaxed);
+    }
+
+    int chunks(int kind) const { return n_[kind]; }
+
+    // Stage number of phase p of step s (the projection is stage 0).
+    static int64_t stage(int s, int p, bool two_phase) {
+        return 1 + static_cast<int64_t>(s) * (two_phase ? 2 : 1) + p;
+    }
+
+    bool finished() const { return done_.load(std::memory_order_acquire) >= total_; }
+
+    // How often a thread found another one late (its chunks unfinished after a wait).
+    int64_t late() const { return late_.load(std::memory_order_relaxed); }
+
+    // Runs this thread's share of `stage` (kind 0: projection, 1: phase 1, 2: phase 2),
+    // then waits until every chunk of it is done, helping with unclaimed ones.
+    template <class F>
+    void run_stage(int64_t stage, int kind, int tid, int nthreads, const F& work) {
+        const int n = n_[kind];
+        const int64_t target = completed_after(stage, kind);
+        const auto first = [&](int t) { return (t * n + nthreads - 1) / nthreads; };  // first chunk of thread t
+        for (int c = first(tid); c < first(tid + 1); ++c) try_run(stage, kind, c, work);
+        const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
+        if (wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
+        late_.fetch_add(1, std::memory_order_relaxed);
+        for (int c = 0; c < n; ++c) try_run(stage, kind, c, work);  // help: the owner is late
+        wait_until(stage_done, std::chrono::microseconds(200));
+    }
+
+private:
+    struct alignas(64) Slot {
+        std::atomic<int64_t> stage{-1};  // the last stage that claimed this chunk
+    };
+
+    template <class F>
+    void try_run(int64_t stage, int kind, int c, const F& work) {
+        Slot& slot = slots_[static_cast<size_t>((kind == 2 ? 2 * n_[0] : kind * n_[0]) + c)];
+        int64_t seen = slot.stage.load(std::memory_order_relaxed);
+        if (seen >= stage || !slot.stage.compare_exchange_strong(seen, stage, std::memory_order_acq_rel))
+            return;
+        work(c);
+        done_.fetch_add(1, std::memory_order_acq_rel);
+    }
+
+    // Chunks completed once `stage` (of `kind`) is finished.
+    int64_t completed_after(int64_t stage, int kind) const {
+        if (kind == 0) return n_[0];
+        const int per_step = n_[1] + n_[2];
+        const int64_t step = (stage - 1) / (n_[2] > 0 ? 2 : 1);
+        return n_[0] + step * per_step + (kind == 1 ? n_[1] : per_step);
+    }
+
+    int n_[3];
+    std::vector<Slot> slots_;
+    int64_t total_;
+    alignas(64) std::atomic<int64_t> done_{0};
+    std::atomic<int64_t> late_{0};
+};
+
 }  // namespace
 
 void Network::forward(const ForwardCall& call, const KernelTable& kernels) const {
@@ -189,39 +264,45 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
 
     const int nblk = num_blocks(H);
     const int pblk = c.proj_size > 0 ? num_blocks(c.proj_size) : 0;
-    int final_buf = 0;  // which h buffer holds the state after the last step
+    const bool two_phase = pblk > 0 || (!lstm && !c.linear_before_reset);
+    int steps = 0;  // steps that run: up to the longest sequence
+    for (int b = 0; b < B; ++b) steps = std::max(steps, length(b));
 
-    // 2. Every thread owns a contiguous range of hidden blocks for the whole call: it
-    //    projects the input for those units, then steps them; one barrier per step (two
-    //    when a second product needs the whole first result).
-    ThreadPool::instance().run(ws.threads, [&](int tid, int nthreads, Barrier& barrier) {
-        const auto [b0, b1] = share(nblk, tid, nthreads);
-        const auto [p0, p1] = share(pblk, tid, nthreads);
+    // 2. The work of the direction as chunks of hidden blocks: the input projection, then
+    //    one or two phases per step. Every chunk of a phase must be done before the next
+    //    phase starts; each output is computed by exactly one thread, with the same
+    //    arithmetic whoever it is, so results do not depend on the threads.
+    const int nthreads = ws.threads;
+    const int per_thread = nthreads > 1 ? 2 : 1;
+    Schedule sched(std::min(nblk, nthreads * per_thread), two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0,
+                   steps);
 
-        GemmArgs g;
-        g.a = in;
-        g.a_st = in_layout.st;
-        g.a_sb = in_layout.sb;
-        g.rows_per_t = B;
-        g.m_begin = 0;
-        g.m_end = T * B;
-        g.w = dir.w_ih.view();
-        g.blk_begin = b0;
-        g.blk_end = b1;
-        g.bias = dir.gx_bias.data();
-        g.c = ws.gx.data();
-        g.ldc = ws.ld_gx;
-        if (b0 < b1) kernels.gemm_f32(g);  // a thread's steps read only its own gx blocks
-
+    ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = ws.rows[static_cast<size_t>(tid)];
-        int cur = 0;
-        for (int s = 0; s < T; ++s) {
-            const float* h_cur = h_buf[cur];
-            float* h_nxt = h_buf[1 - cur];
+        // Stage 0: this thread's blocks of gx (a thread's steps read only their own blocks).
+        sched.run_stage(0, 0, tid, nt, [&](int chunk) {
+            const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
+            GemmArgs g;
+            g.a = in;
+            g.a_st = in_layout.st;
+            g.a_sb = in_layout.sb;
+            g.rows_per_t = B;
+            g.m_begin = 0;
+            g.m_end = T * B;
+            g.w = dir.w_ih.view();
+            g.blk_begin = b0;
+            g.blk_end = b1;
+            g.bias = dir.gx_bias.data();
+            g.c = ws.gx.data();
+            g.ldc = ws.ld_gx;
+            kernels.gemm_f32(g);
+        });
+        for (int s = 0; s < steps && !sched.finished(); ++s) {
+            const float* h_cur = h_buf[s % 2];
+            float* h_nxt = h_buf[1 - s % 2];
             int n = 0;
             for (int b = 0; b < B; ++b) {
                 const int len = length(b);
-                if (s == len && tid == 0) capture(b, h_cur);
                 if (s >= len) continue;
                 const int t = reverse ? len - 1 - s : s;
                 rp.h_prev[n] = h_cur + b * ws.ld_h;
@@ -233,56 +314,70 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                 rp.s2[n] = ws.s2.data() + b * ws.ld_c;
                 ++n;
             }
-            if (n == 0) break;  // every sequence has ended (the same n on every thread)
             const StepRows rows = rp.view(n);
-            if (lstm) {
-                LstmStepArgs a;
-                a.rows = rows;
-                a.w_hh = dir.w_hh.view();
-                a.blk_begin = b0;
-                a.blk_end = b1;
-                a.write_m = c.proj_size > 0;
-                if (b0 < b1) kernels.lstm_step_f32(a);
-                if (c.proj_size > 0) {
-                    barrier.wait();  // the projection reads every unit of m
+            // Phase 1: the fused step over the chunk's blocks. Chunk 0 also copies out the
+            // final state of the rows that ended here (step s + 1 overwrites h_cur).
+            sched.run_stage(Schedule::stage(s, 0, two_phase), 1, tid, nt, [&](int chunk) {
+                if (chunk == 0)
+                    for (int b = 0; b < B; ++b)
+                        if (length(b) == s) capture(b, h_cur);
+                const auto [b0, b1] = share(nblk, chunk, sched.chunks(1));
+                if (lstm) {
+                    LstmStepArgs a;
+                    a.rows = rows;
+                    a.w_hh = dir.w_hh.view();
+                    a.blk_begin = b0;
+                    a.blk_end = b1;
+                    a.write_m = c.proj_size > 0;
+                    kernels.lstm_step_f32(a);
+                } else if (c.linear_before_reset) {
+                    GruStepArgs a;
+                    a.rows = rows;
+                    a.w_hh = dir.w_hh.view();
+                    a.b_hn = dir.b_hn.data();
+                    a.blk_begin = b0;
+                    a.blk_end = b1;
+                    kernels.gru_step_f32(a);
+                } else {
+                    GruGatesArgs a;
+                    a.rows = rows;
+                    a.w_rz = dir.w_hh.view();
+                    a.blk_begin = b0;
+                    a.blk_end = b1;
+                    kernels.gru_gates_f32(a);
+                }
+            });
+            if (!two_phase) continue;
+            // Phase 2: a product that needs all of phase 1 (the LSTM projection of m, or the
+            // GRU candidate from r * h).
+            sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
+                if (pblk > 0) {
+                    const auto [p0, p1] = share(pblk, chunk, sched.chunks(2));
                     ProjArgs p;
                     p.rows = rows;
                     p.w_hr = dir.w_hr.view();
                     p.blk_begin = p0;
                     p.blk_end = p1;
-                    if (p0 < p1) kernels.lstm_proj_f32(p);
+                    kernels.lstm_proj_f32(p);
+                } else {
+                    const auto [b0, b1] = share(nblk, chunk, sched.chunks(2));
+                    GruCandArgs p;
+                    p.rows = rows;
+                    p.w_n = dir.w_hn.view();
+                    p.blk_begin = b0;
+                    p.blk_end = b1;
+                    kernels.gru_cand_f32(p);
                 }
-            } else if (c.linear_before_reset) {
-                GruStepArgs a;
-                a.rows = rows;
-                a.w_hh = dir.w_hh.view();
-                a.b_hn = dir.b_hn.data();
-                a.blk_begin = b0;
-                a.blk_end = b1;
-                if (b0 < b1) kernels.gru_step_f32(a);
-            } else {
-                GruGatesArgs a;
-                a.rows = rows;
-                a.w_rz = dir.w_hh.view();
-                a.blk_begin = b0;
-                a.blk_end = b1;
-                if (b0 < b1) kernels.gru_gates_f32(a);
-                barrier.wait();  // the candidate reads every unit of r * h
-                GruCandArgs p;
-                p.rows = rows;
-                p.w_n = dir.w_hn.view();
-                p.blk_begin = b0;
-                p.blk_end = b1;
-                if (b0 < b1) kernels.gru_cand_f32(p);
-            }
-            barrier.wait();  // h_t complete before anyone reads it
-            cur = 1 - cur;
+            });
         }
-        if (tid == 0) final_buf = cur;
     });
 
+    // Threads that keep waiting for each other share their cores with something else:
+    // let the next calls run on one thread.
+    if (nthreads > 1 && sched.late() > 2 + steps / 16) ThreadPool::instance().report_contention();
+
     for (int b = 0; b < B; ++b)
-        if (length(b) >= T) capture(b, h_buf[final_buf]);
+        if (length(b) == steps) capture(b, h_buf[steps % 2]);
 
     // Final cell state: c is updated in place and frozen once a row ends.
     if (lstm && call.c_n) {

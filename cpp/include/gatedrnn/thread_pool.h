@@ -1,9 +1,9 @@
-// The process-wide thread pool: persistent workers, one job at a time, a spin-then-sleep
-// barrier for the per-step synchronisation of the recurrent loop. No OpenMP runtime, so it
-// lives peacefully beside PyTorch's and NumPy's in one process.
+// The process-wide thread pool: persistent workers, one job at a time. No OpenMP runtime,
+// so it lives peacefully beside PyTorch's and NumPy's in one process.
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -13,40 +13,39 @@
 
 namespace gatedrnn {
 
-// All threads of a job call wait(); it returns once every one of them has arrived.
-// Spins first (a step is microseconds), then yields the CPU so an oversubscribed machine
-// still makes progress.
-class Barrier {
-public:
-    void reset(int participants);
-    void wait();
-
-private:
-    int n_ = 1;
-    std::atomic<int> arrived_{0};
-    std::atomic<uint32_t> generation_{0};
-};
+// Waits until done() holds: spins with pause instructions for about `spin`, then yields
+// the CPU between checks, so an oversubscribed machine still makes progress.
+// Returns false if `spin` ran out (done() may still turn true later) and give_up is set.
+template <class Done>
+bool wait_until(const Done& done, std::chrono::nanoseconds spin, bool give_up = false);
 
 class ThreadPool {
 public:
     static ThreadPool& instance();
 
-    // Runs job(tid, nthreads, barrier) on nthreads <= requested threads, the caller being
-    // tid 0, and returns when every thread has finished. nthreads is 1 when the pool is
-    // busy with another caller's job (the caller then does all the work itself): results
-    // must not depend on nthreads, which the kernels guarantee.
+    // Runs job(tid, nthreads) on up to nthreads <= requested threads, the caller being
+    // tid 0, and returns when the caller's job(0, ...) has returned and every worker that
+    // joined has finished. A worker that has not joined by then skips the job, so the job
+    // must be complete when job(0, ...) returns whoever else took part (the driver's
+    // claimable chunks make it so). nthreads is 1 when the pool is busy with another
+    // caller's job. Results must not depend on who computes what, which the kernels
+    // guarantee.
     template <class F>
     void run(int requested, F&& job) {
         run_impl(requested, &trampoline<std::remove_reference_t<F>>, &job);
     }
 
+    // A job tells the pool its threads kept waiting on each other (another process is
+    // using the cores): the next calls run on the caller alone, then threads are tried again.
+    void report_contention();
+
     ~ThreadPool();
 
 private:
-    using JobFn = void (*)(void* ctx, int tid, int nthreads, Barrier& barrier);
+    using JobFn = void (*)(void* ctx, int tid, int nthreads);
     template <class F>
-    static void trampoline(void* ctx, int tid, int nthreads, Barrier& barrier) {
-        (*static_cast<F*>(ctx))(tid, nthreads, barrier);
+    static void trampoline(void* ctx, int tid, int nthreads) {
+        (*static_cast<F*>(ctx))(tid, nthreads);
     }
     void run_impl(int requested, JobFn fn, void* ctx);
     void worker_loop(int tid);
@@ -58,12 +57,31 @@ private:
     std::vector<std::thread> workers_;
     int sleepers_ = 0;      // guarded by wake_mutex_
     bool stop_ = false;     // guarded by wake_mutex_
-    std::atomic<uint64_t> epoch_{0};
-    std::atomic<int> pending_{0};
+    std::atomic<uint64_t> epoch_{0};   // job number, bumped to post a job
+    std::atomic<uint64_t> closed_{0};  // last job whose caller stopped waiting for latecomers
+    std::atomic<int> active_{0};       // workers inside the current job
     JobFn fn_ = nullptr;
     void* ctx_ = nullptr;
     std::atomic<int> nthreads_{1};  // read by idle workers while the next job is posted
-    Barrier barrier_;
+    std::atomic<int> solo_calls_{0};  // calls left to run single-threaded after contention
 };
+
+void cpu_relax();  // a pause instruction where there is one
+
+template <class Done>
+bool wait_until(const Done& done, std::chrono::nanoseconds spin, bool give_up) {
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    for (;;) {
+        for (int i = 0; i < 64; ++i) {
+            if (done()) return true;
+            cpu_relax();
+        }
+        if (Clock::now() - start > spin) break;
+    }
+    if (give_up) return done();
+    while (!done()) std::this_thread::yield();
+    return true;
+}
 
 }  // namespace gatedrnn
