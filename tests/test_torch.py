@@ -193,11 +193,20 @@ def test_cell_matches_torch(cfg, direction, with_state, unbatched, rng):
 
 
 @pytest.mark.parametrize("cfg", LAYER_CONFIGS, ids=[_cfg_id(c) for c in LAYER_CONFIGS])
-def test_state_dict_names_and_shapes_match_torch(cfg):
+def test_state_dict_names_shapes_and_order_match_torch(cfg):
     kind, I, H, L, bias, bf, bi, P = cfg
     ours, theirs = make_pair(cfg, "to_torch")
     sd, tsd = ours.state_dict(), theirs.state_dict()
-    assert {k: v.shape for k, v in sd.items()} == {k: tuple(v.shape) for k, v in tsd.items()}
+    assert [(k, v.shape) for k, v in sd.items()] == [(k, tuple(v.shape)) for k, v in tsd.items()]
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("bias", [True, False], ids=["bias", "nobias"])
+def test_cell_state_dict_matches_torch(kind, bias):
+    ours = (gatedrnn.LSTMCell if kind == "lstm" else gatedrnn.GRUCell)(5, 7, bias=bias, seed=0)
+    theirs = (torch.nn.LSTMCell if kind == "lstm" else torch.nn.GRUCell)(5, 7, bias=bias)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in theirs.state_dict().items()]
 
 
 def test_cross_isa_matches_torch(rng):
