@@ -225,7 +225,8 @@ def run(args, argv) -> int:
 
                     r = bench.bench_row(impls, kind, T, ref, settings["time_budget_s"], rows=rows,
                                         cross_check="numpy" if rows is not None else None,
-                                        untimed=untimed, context=context)
+                                        untimed=untimed, context=context,
+                                        settle=bench.SETTLE_S if n > 1 else 0.0)
                     for c, err in setup_errors.items():
                         r["check"][c] = {"ok": False, "error": err, "max_abs_err": {}}
                         r["timings"][c] = bench.summarize([])

@@ -203,12 +203,23 @@ def test_bench_row_cross_check_and_errors(rng):
 
 
 def test_time_interleaved_repeats_and_caps():
-    calls = []
-    t = bench.time_interleaved({"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 0.0,
-                               estimate=1.0, min_repeats=3)
-    assert len(t["a"]) == len(t["b"]) == 3
-    assert calls == ["a", "b"] * 3  # expensive estimate: no extra warm-up, strictly interleaved
+    import itertools
     import time as _time
+
+    calls = []
+
+    def call(name):
+        calls.append(name)
+        _time.sleep(bench.BURST_S / 4)
+
+    t = bench.time_interleaved({"a": lambda: call("a"), "b": lambda: call("b")}, 0.0,
+                               estimate=1.0, min_repeats=3)
+    # Expensive estimate: no extra warm-up; three rounds, each a burst of a then a burst of b.
+    runs = [(name, len(list(group))) for name, group in itertools.groupby(calls)]
+    assert [name for name, _ in runs] == ["a", "b"] * 3
+    assert all(2 <= n <= 6 for _, n in runs)  # about BURST_S of calls per burst
+    assert len(t["a"]) == sum(n for name, n in runs if name == "a")
+    assert len(t["b"]) == sum(n for name, n in runs if name == "b")
     t = bench.time_interleaved({"slow": lambda: _time.sleep(0.05)}, 0.01, estimate=1.0,
                                min_repeats=3, max_time=0.06)
     assert len(t["slow"]) == 1  # a second round would pass max_time

@@ -56,13 +56,17 @@ ThreadPool::~ThreadPool() {
     for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::report_contention() { solo_calls_.store(32, std::memory_order_relaxed); }
+namespace {
+int64_t now_ticks() { return std::chrono::steady_clock::now().time_since_epoch().count(); }
+}  // namespace
+
+void ThreadPool::report_contention() {
+    const auto until = std::chrono::steady_clock::now() + kSoloAfterContention;
+    solo_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
+}
 
 void ThreadPool::run_impl(int requested, JobFn fn, void* ctx) {
-    if (requested > 1 && solo_calls_.load(std::memory_order_relaxed) > 0) {
-        solo_calls_.fetch_sub(1, std::memory_order_relaxed);
-        requested = 1;
-    }
+    if (requested > 1 && now_ticks() < solo_until_.load(std::memory_order_relaxed)) requested = 1;
     std::unique_lock<std::mutex> busy(run_mutex_, std::defer_lock);
     if (requested <= 1 || !busy.try_lock()) {
         fn(ctx, 0, 1);

@@ -8,8 +8,9 @@ timesteps, then a Python loop over the steps).
 
 Protocol: every implementation is checked against the float64
 ``gatedrnn.reference`` before it is timed; timings are taken in-process with
-``time.perf_counter`` around each call, after warm-up, interleaved (gatedrnn, numpy,
-gatedrnn, numpy, ...) until a per-cell time budget is spent; medians and minima are
+``time.perf_counter`` around each call, after warm-up, interleaved in short bursts
+(gatedrnn calls for ~0.1 s, numpy calls for ~0.1 s, ...) until a per-cell time budget
+is spent; medians and minima are
 reported, with ratios. NumPy's BLAS threads are pinned with threadpoolctl when it is
 installed. ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the
 environment for a benchmark run by re-executing the process once without them
@@ -282,11 +283,15 @@ def check_outputs(got: Outputs, ref: Outputs, T: int, *, rows: Optional[Sequence
 # ----------------------------------------------------------------------------------
 # Timing.
 
+BURST_S = 0.1  # seconds of back-to-back calls per implementation within a round
+SETTLE_S = 0.15  # multi-threaded rows: idle seconds before each burst (pools wind down)
+
+
 def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
                      estimate: Optional[float] = None, min_repeats: int = MIN_REPEATS,
                      max_time: Optional[float] = None,
-                     max_repeats: int = MAX_REPEATS) -> Dict[str, List[float]]:
-    """Time zero-argument callables, interleaved round by round (a, b, a, b, ...).
+                     max_repeats: int = MAX_REPEATS, settle: float = 0.0) -> Dict[str, List[float]]:
+    """Time zero-argument callables, interleaved round by round (a-burst, b-burst, ...).
 
     Each callable is assumed to have been called once already (the accuracy check);
     ``estimate`` is the seconds one round took then. Cheap rounds get more warm-up
@@ -294,6 +299,9 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
     budget) count the check as their warm-up. Then rounds repeat until ``budget``
     seconds have passed and ``min_repeats`` rounds are done, but never past
     ``max_time`` seconds (when one round is that slow, fewer rounds; at least one).
+    With ``settle`` > 0 the machine idles that many seconds before each burst (not
+    counted in the budget), so thread pools the previous implementation left spinning
+    (OpenBLAS workers spin for about 0.1 s after a call) wind down first.
     Returns name -> list of seconds per call. The garbage collector is off meanwhile.
     """
     if max_time is None:
@@ -318,16 +326,29 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
         start = clock()
         rounds = 0
         last_round = 0.0
+        idle = 0.0  # settle time, excluded from the budget
         while True:
             r0 = clock()
             for n, f in zip(names, calls):
-                t0 = clock()
-                f()
-                times[n].append(clock() - t0)
+                if settle > 0:
+                    time.sleep(settle)
+                    idle += settle
+                # A burst of calls per implementation (at least one, about BURST_S seconds):
+                # fine enough interleaving to share the machine's drift, coarse enough that
+                # one implementation's thread pool winding down (BLAS workers spin for a
+                # while after a call) does not land in the other's every call.
+                b0 = clock()
+                while True:
+                    t0 = clock()
+                    f()
+                    t1 = clock()
+                    times[n].append(t1 - t0)
+                    if t1 - b0 >= BURST_S:
+                        break
             now = clock()
-            last_round = now - r0
+            last_round = now - r0 - (settle * len(calls))
             rounds += 1
-            elapsed = now - start
+            elapsed = now - start - idle
             if rounds >= max_repeats:
                 break
             if elapsed >= budget and rounds >= min_repeats:
@@ -468,7 +489,7 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
               budget: float, *, rows: Optional[Sequence[int]] = None,
               cross_check: Optional[str] = None, untimed: Iterable[str] = (),
               context: Callable[[], object] = contextlib.nullcontext,
-              min_repeats: int = MIN_REPEATS) -> dict:
+              min_repeats: int = MIN_REPEATS, settle: float = 0.0) -> dict:
     """Check then time a set of implementations of one (cell, kind, threads) row.
 
     ``impls`` maps a name to a zero-argument callable returning the layer's outputs
@@ -478,7 +499,8 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
     other implementation is also compared on all rows with that one's outputs. The
     implementations that ran and are not ``untimed`` are then timed interleaved, in
     the order of ``impls``; one that raises is reported with its error, not timed.
-    ``context`` is entered around all calls (e.g. BLAS thread pinning).
+    ``context`` is entered around all calls (e.g. BLAS thread pinning); ``settle`` is
+    passed to :func:`time_interleaved`.
     """
     checks: Dict[str, dict] = {}
     first: Dict[str, float] = {}
@@ -518,7 +540,7 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
         times = {}
         if timed:
             times = time_interleaved(timed, budget, estimate=sum(first[n] for n in timed),
-                                     min_repeats=min_repeats)
+                                     min_repeats=min_repeats, settle=settle)
     timings = {}
     for name in impls:
         s = summarize(times.get(name, []))
@@ -590,7 +612,8 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                 impls = {"gatedrnn": (lambda m=m: m(x)), "numpy": (lambda b=base: b(x))}
                 r = bench_row(impls, kind, T, ref, budget, rows=rows,
                               cross_check="numpy" if rows is not None else None,
-                              context=lambda n=n: blas_threads(n))
+                              context=lambda n=n: blas_threads(n),
+                              settle=SETTLE_S if n > 1 else 0.0)
                 row.update(r)
                 row["error"] = None
                 g = r["timings"]["gatedrnn"]["median_ms"]
@@ -631,7 +654,8 @@ def format_header(meta: dict) -> str:
         f"- protocol: float32, zero initial state, 1 layer, GRU linear_before_reset=True; "
         f"checked against gatedrnn.reference (float64, atol {s['atol']:g}, rtol {s['rtol']:g}; batches over "
         f"{s['check_rows']} rows: {s['check_rows']} rows vs the reference, all rows vs numpy); "
-        f"time.perf_counter per call, interleaved {'/'.join(order)} for {s['time_budget_s']:g} s per row "
+        f"time.perf_counter per call, interleaved {'/'.join(order)} in {BURST_S * 1e3:g} ms bursts "
+        f"(multi-threaded rows: {SETTLE_S * 1e3:g} ms idle before each burst) for {s['time_budget_s']:g} s per row "
         f"(min {s['min_repeats']} repeats unless one round is too slow)"
         + ("; numpy = hoisted float32 baseline" if "numpy" in order else ""),
     ]

@@ -35,9 +35,11 @@ public:
         run_impl(requested, &trampoline<std::remove_reference_t<F>>, &job);
     }
 
-    // A job tells the pool its threads kept waiting on each other (another process is
-    // using the cores): the next calls run on the caller alone, then threads are tried again.
+    // A job tells the pool its threads kept waiting on each other (something else is using
+    // the cores): calls in the next kSoloAfterContention run on the caller alone, then
+    // threads are tried again.
     void report_contention();
+    static constexpr std::chrono::milliseconds kSoloAfterContention{20};
 
     ~ThreadPool();
 
@@ -63,7 +65,7 @@ private:
     JobFn fn_ = nullptr;
     void* ctx_ = nullptr;
     std::atomic<int> nthreads_{1};  // read by idle workers while the next job is posted
-    std::atomic<int> solo_calls_{0};  // calls left to run single-threaded after contention
+    std::atomic<int64_t> solo_until_{0};  // steady_clock ticks: run single-threaded until then
 };
 
 void cpu_relax();  // a pause instruction where there is one
