@@ -343,7 +343,7 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
                     f()
                     t1 = clock()
                     times[n].append(t1 - t0)
-                    if t1 - b0 >= BURST_S:
+                    if t1 - b0 >= BURST_S or (t1 - start - idle) + (t1 - t0) > max_time:
                         break
             now = clock()
             last_round = now - r0 - (settle * len(calls))
