@@ -1,5 +1,5 @@
 // Portable primitives over 8 floats (half a panel block), compiled for baseline x86-64 or
-// any other CPU. Written with GCC/Clang vector extensions (two 4-float vectors), which
+// any other CPU. Written with GCC/Clang vector extensions (4-float vectors), which
 // become SSE2 on x86-64, NEON on ARM, or plain scalar code elsewhere. fmadd is a multiply
 // then an add: baseline x86-64 has no FMA.
 #pragma once
@@ -12,12 +12,21 @@ namespace gatedrnn::scalar {
 typedef float f4 __attribute__((vector_size(16)));
 typedef int32_t i4 __attribute__((vector_size(16)));
 
-struct V {
-    f4 lo, hi;
-};
-
 // Lanes per vector and register blocking of generic/tile.h. Eight lanes keep an LSTM
 // group's four accumulators within 8 of the 16 SSE registers of baseline x86-64.
+// GATEDRNN_SCALAR_AS_AVX512 (CMake option, for development on CPUs without AVX-512)
+// instead gives this file the AVX-512 kernels' lanes and tiles, so the generic
+// algorithms run here exactly as they are blocked for AVX-512.
+#if defined(GATEDRNN_SCALAR_AS_AVX512)
+inline constexpr int kLanes = 16;
+template <int G>
+inline constexpr int kStepRows = G >= 4 ? 6 : 8;
+inline constexpr int kGemvGroups = 2;
+template <int G>
+inline constexpr int kGemmRows = kStepRows<G>;
+template <int G>
+inline constexpr int kGemmCols = G;
+#else
 inline constexpr int kLanes = 8;
 template <int G>
 inline constexpr int kStepRows = G >= 3 ? 1 : (G == 2 ? 2 : 4);
@@ -26,63 +35,58 @@ template <int G>
 inline constexpr int kGemmRows = 4;
 template <int G>
 inline constexpr int kGemmCols = 1;
+#endif
 
-inline V zero() { return {f4{}, f4{}}; }
-inline V broadcast(float x) { return {f4{x, x, x, x}, f4{x, x, x, x}}; }
-inline V load(const float* p) {
-    V r;
-    std::memcpy(&r.lo, p, 16);
-    std::memcpy(&r.hi, p + 4, 16);
+inline constexpr int kQuads = kLanes / 4;
+
+struct V {
+    f4 q[kQuads];
+};
+
+#define GATEDRNN_QUADS for (int j = 0; j < kQuads; ++j)
+
+inline V zero() { V r; GATEDRNN_QUADS r.q[j] = f4{}; return r; }
+inline V broadcast(float x) { V r; GATEDRNN_QUADS r.q[j] = f4{x, x, x, x}; return r; }
+inline V load(const float* p) { V r; std::memcpy(&r.q, p, sizeof r.q); return r; }
+inline void store(float* p, V a) { std::memcpy(p, &a.q, sizeof a.q); }
+// First n lanes (1 <= n <= kLanes); the others are not touched / read as zero.
+inline void store_n(float* p, V a, int n) { std::memcpy(p, &a.q, static_cast<size_t>(n) * sizeof(float)); }
+inline V load_n(const float* p, int n) {
+    V r = zero();
+    std::memcpy(&r.q, p, static_cast<size_t>(n) * sizeof(float));
     return r;
 }
-inline void store(float* p, V a) {
-    std::memcpy(p, &a.lo, 16);
-    std::memcpy(p + 4, &a.hi, 16);
-}
-// First n lanes (1 <= n <= 8); the others are not touched / read as zero.
-inline void store_n(float* p, V a, int n) {
-    float t[8];
-    store(t, a);
-    std::memcpy(p, t, static_cast<size_t>(n) * sizeof(float));
-}
-inline V load_n(const float* p, int n) {
-    float t[8] = {};
-    std::memcpy(t, p, static_cast<size_t>(n) * sizeof(float));
-    return load(t);
-}
 
-inline V fmadd(V a, V b, V c) { return {a.lo * b.lo + c.lo, a.hi * b.hi + c.hi}; }
-inline V add(V a, V b) { return {a.lo + b.lo, a.hi + b.hi}; }
-inline V sub(V a, V b) { return {a.lo - b.lo, a.hi - b.hi}; }
-inline V mul(V a, V b) { return {a.lo * b.lo, a.hi * b.hi}; }
-inline V div(V a, V b) { return {a.lo / b.lo, a.hi / b.hi}; }
+inline V fmadd(V a, V b, V c) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] * b.q[j] + c.q[j]; return r; }
+inline V add(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] + b.q[j]; return r; }
+inline V sub(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] - b.q[j]; return r; }
+inline V mul(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] * b.q[j]; return r; }
+inline V div(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] / b.q[j]; return r; }
 // x86 semantics: a > b ? a : b, so a NaN in b passes through.
-inline V max(V a, V b) { return {a.lo > b.lo ? a.lo : b.lo, a.hi > b.hi ? a.hi : b.hi}; }
+inline V max(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] > b.q[j] ? a.q[j] : b.q[j]; return r; }
 
-inline f4 bits_or(f4 a, i4 m) { return (f4)((i4)a | m); }
-inline constexpr int32_t kSign = INT32_MIN;
+inline constexpr i4 kSign = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
 
 // -|x| (sets the sign bit; NaN stays NaN).
-inline V neg_abs(V x) {
-    const i4 s = {kSign, kSign, kSign, kSign};
-    return {bits_or(x.lo, s), bits_or(x.hi, s)};
-}
+inline V neg_abs(V x) { V r; GATEDRNN_QUADS r.q[j] = (f4)((i4)x.q[j] | kSign); return r; }
 // r (non-negative) with the sign bit of x.
-inline V with_sign_of(V r, V x) {
-    const i4 s = {kSign, kSign, kSign, kSign};
-    return {bits_or(r.lo, (i4)x.lo & s), bits_or(r.hi, (i4)x.hi & s)};
+inline V with_sign_of(V a, V x) {
+    V r;
+    GATEDRNN_QUADS r.q[j] = (f4)((i4)a.q[j] | ((i4)x.q[j] & kSign));
+    return r;
 }
 // Lanes where x's sign bit is set take a, the others b.
-inline V select_negative(V x, V a, V b) {
-    return {(i4)x.lo < 0 ? a.lo : b.lo, (i4)x.hi < 0 ? a.hi : b.hi};
-}
+inline V select_negative(V x, V a, V b) { V r; GATEDRNN_QUADS r.q[j] = (i4)x.q[j] < 0 ? a.q[j] : b.q[j]; return r; }
 // v, with 0 in the lanes where z < threshold (false for NaN).
 inline V zero_where_less(V z, float threshold, V v) {
     const f4 t = {threshold, threshold, threshold, threshold};
-    const f4 o = {};
-    return {z.lo < t ? o : v.lo, z.hi < t ? o : v.hi};
+    V r;
+    GATEDRNN_QUADS r.q[j] = z.q[j] < t ? f4{} : v.q[j];
+    return r;
 }
 // The bits of x, as integers shifted left by 23 (builds 2^n from a biased exponent).
-inline V shift_bits_left_23(V x) { return {(f4)((i4)x.lo << 23), (f4)((i4)x.hi << 23)}; }
+inline V shift_bits_left_23(V x) { V r; GATEDRNN_QUADS r.q[j] = (f4)((i4)x.q[j] << 23); return r; }
+
+#undef GATEDRNN_QUADS
 
 }  // namespace gatedrnn::scalar
