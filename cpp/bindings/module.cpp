@@ -114,6 +114,47 @@ public:
         return py::make_tuple(y, h_n, py::none());
     }
 
+    // One step of a single-layer, single-direction network (the cells): x (B, I), states
+    // (B, H_out) and (B, H). Returns (h, c or None) without the time and layer axes.
+    py::tuple step(const FloatArray& x, const std::optional<FloatArray>& h0,
+                   const std::optional<FloatArray>& c0, int num_threads) const {
+        const NetworkConfig& c = net_.config();
+        const bool lstm = c.cell == CellType::lstm;
+        if (c.num_layers != 1 || c.bidirectional)
+            throw std::invalid_argument("step: needs a single-layer, single-direction network");
+        if (x.ndim() != 2 || x.shape(1) != c.input_size)
+            throw std::invalid_argument("x: expected shape (B, " + std::to_string(c.input_size) +
+                                        ") (input_size), got " + shape_str(shape_of(x)));
+        if (num_threads < 1)
+            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
+        const py::ssize_t B = x.shape(0);
+        if (h0) check_shape(*h0, {B, c.out_size()}, "h");
+        if (c0) {
+            if (!lstm) throw std::invalid_argument("c: a GRU has no cell state");
+            check_shape(*c0, {B, c.hidden_size}, "c");
+        }
+        FloatArray h_n(std::vector<py::ssize_t>{B, c.out_size()});
+        std::optional<FloatArray> c_n;
+        if (lstm) c_n = FloatArray(std::vector<py::ssize_t>{B, c.hidden_size});
+        ForwardCall call;
+        call.x = x.data();
+        call.T = 1;
+        call.B = static_cast<int>(B);
+        call.h0 = h0 ? h0->data() : nullptr;
+        call.c0 = c0 ? c0->data() : nullptr;
+        call.y = h_n.mutable_data();  // one step of one layer: y is h_n (same values)
+        call.h_n = h_n.mutable_data();
+        call.c_n = c_n ? c_n->mutable_data() : nullptr;
+        call.num_threads = num_threads;
+        const KernelTable& kernels = active_kernels();
+        {
+            py::gil_scoped_release release;
+            net_.forward(call, kernels);
+        }
+        if (lstm) return py::make_tuple(h_n, *c_n);
+        return py::make_tuple(h_n, py::none());
+    }
+
 private:
     static NetworkConfig make_config(const std::string& kind, int input_size, int hidden_size,
                                      int num_layers, bool bidirectional, int proj_size,
@@ -234,5 +275,7 @@ PYBIND11_MODULE(_core, m) {
         .def("forward", &PyNetwork::forward, py::arg("x"), py::arg("h0") = py::none(),
              py::arg("c0") = py::none(), py::arg("lengths") = py::none(), py::arg("batch_first") = false,
              py::arg("num_threads") = 1,
-             "Run the stack: returns (y, h_n, c_n or None).");
+             "Run the stack: returns (y, h_n, c_n or None).")
+        .def("step", &PyNetwork::step, py::arg("x"), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
+             py::arg("num_threads") = 1, "One step of a one-layer network (cells): returns (h, c or None).");
 }

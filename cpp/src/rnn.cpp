@@ -69,6 +69,11 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
     }
 }
 
+// One claimable chunk of a stage (see Schedule); on its own cache line.
+struct alignas(64) ChunkSlot {
+    std::atomic<int64_t> stage{-1};  // the last stage that claimed this chunk
+};
+
 // Row pointers of one step, one set per thread (each thread builds its own).
 struct RowPointers {
     std::vector<const float*> h_prev, gx;
@@ -96,6 +101,7 @@ struct Workspace {
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
     std::vector<RowPointers> rows;  // per thread
+    std::vector<ChunkSlot> slots;   // the Schedule's chunks
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
     int threads = 1;
 };
@@ -119,12 +125,15 @@ std::pair<int, int> share(int n, int tid, int nthreads) {
 // completed so far reach its cumulative count.
 class Schedule {
 public:
-    // Chunks of the projection and phase 1 (`chunks`), and of phase 2 (0: none).
-    Schedule(int chunks, int chunks2, int steps)
+    // Chunks of the projection and phase 1 (`chunks`), and of phase 2 (0: none); the
+    // slots come from the workspace (grown here if needed, so no allocation per call).
+    Schedule(int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots)
         : n_{chunks, chunks, chunks2},
-          slots_(static_cast<size_t>(chunks * 2 + chunks2)),
           total_(static_cast<int64_t>(chunks) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
-        for (auto& slot : slots_) slot.stage.store(-1, std::memory_order_relaxed);
+        const size_t needed = static_cast<size_t>(chunks * 2 + chunks2);
+        if (slots.size() < needed) slots = std::vector<ChunkSlot>(needed);
+        slots_ = slots.data();
+        for (size_t i = 0; i < needed; ++i) slots_[i].stage.store(-1, std::memory_order_relaxed);
     }
 
     int chunks(int kind) const { return n_[kind]; }
@@ -155,13 +164,9 @@ public:
     }
 
 private:
-    struct alignas(64) Slot {
-        std::atomic<int64_t> stage{-1};  // the last stage that claimed this chunk
-    };
-
     template <class F>
     void try_run(int64_t stage, int kind, int c, const F& work) {
-        Slot& slot = slots_[static_cast<size_t>((kind == 2 ? 2 * n_[0] : kind * n_[0]) + c)];
+        ChunkSlot& slot = slots_[(kind == 2 ? 2 * n_[0] : kind * n_[0]) + c];
         int64_t seen = slot.stage.load(std::memory_order_relaxed);
         if (seen >= stage || !slot.stage.compare_exchange_strong(seen, stage, std::memory_order_acq_rel))
             return;
@@ -178,7 +183,7 @@ private:
     }
 
     int n_[3];
-    std::vector<Slot> slots_;
+    ChunkSlot* slots_ = nullptr;
     int64_t total_;
     alignas(64) std::atomic<int64_t> done_{0};
     std::atomic<int64_t> late_{0};
@@ -186,28 +191,38 @@ private:
 
 }  // namespace
 
+Network::~Network() = default;
+
 void Network::forward(const ForwardCall& call, const KernelTable& kernels) const {
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, D = c.directions(), L = c.num_layers;
     const int H = c.hidden_size, Hout = c.out_size();
     if (B == 0) return;  // empty outputs; T == 0 still copies the initial state out
 
-    Workspace ws;
+    std::unique_lock<std::mutex> reuse(workspace_mutex_, std::try_to_lock);
+    std::unique_ptr<Workspace> own;
+    if (!reuse.owns_lock()) {
+        own = std::make_unique<Workspace>();
+    } else if (!workspace_) {
+        workspace_ = std::make_unique<Workspace>();
+    }
+    Workspace& ws = own ? *own : *workspace_;
     ws.ld_gx = static_cast<ptrdiff_t>(num_blocks(H)) * c.gates() * kBlock;
     ws.ld_h = static_cast<ptrdiff_t>(num_blocks(Hout)) * kBlock;
     ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
-    ws.gx = AlignedBuffer(static_cast<size_t>(T) * B * ws.ld_gx);
+    ws.gx.reserve(static_cast<size_t>(T) * B * ws.ld_gx);
     const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
-    for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i] = AlignedBuffer(seq_size);
-    for (auto& h : ws.h) h = AlignedBuffer(static_cast<size_t>(B) * ws.ld_h);
-    ws.c = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
-    ws.s1 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
-    ws.s2 = AlignedBuffer(static_cast<size_t>(B) * ws.ld_c);
+    for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i].reserve(seq_size);
+    for (auto& h : ws.h) h.reserve(static_cast<size_t>(B) * ws.ld_h);
+    ws.c.reserve(static_cast<size_t>(B) * ws.ld_c);
+    ws.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
+    ws.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
     // Threads split the hidden units; below ~4 MFLOP per call waking a second thread costs
     // more than it saves.
     const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
     ws.threads = flops < 4e6 ? 1 : std::max(1, std::min(call.num_threads, num_blocks(H)));
-    ws.rows.assign(static_cast<size_t>(ws.threads), RowPointers(B));
+    if (ws.rows.size() < static_cast<size_t>(ws.threads) || (!ws.rows.empty() && ws.rows[0].h_prev.size() < static_cast<size_t>(B)))
+        ws.rows.assign(static_cast<size_t>(std::max<int>(ws.threads, static_cast<int>(ws.rows.size()))), RowPointers(B));
 
     const ptrdiff_t I0 = c.input_size, W = static_cast<ptrdiff_t>(D) * Hout;
     const SeqLayout x_layout = call.batch_first ? SeqLayout{I0, T * I0} : SeqLayout{B * I0, I0};
@@ -239,18 +254,12 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     float* h_buf[2] = {ws.h[0].data(), ws.h[1].data()};
     for (int b = 0; b < B; ++b) {
         float* hr = h_buf[0] + b * ws.ld_h;
-        if (call.h0) {
-            std::memcpy(hr, call.h0 + (static_cast<ptrdiff_t>(state) * B + b) * Hout, Hout * sizeof(float));
-        } else {
-            std::memset(hr, 0, Hout * sizeof(float));
-        }
+        std::memset(hr, 0, ws.ld_h * sizeof(float));  // padding lanes too: the buffer is reused
+        if (call.h0) std::memcpy(hr, call.h0 + (static_cast<ptrdiff_t>(state) * B + b) * Hout, Hout * sizeof(float));
         if (lstm) {
             float* cr = ws.c.data() + b * ws.ld_c;
-            if (call.c0) {
-                std::memcpy(cr, call.c0 + (static_cast<ptrdiff_t>(state) * B + b) * H, H * sizeof(float));
-            } else {
-                std::memset(cr, 0, H * sizeof(float));
-            }
+            std::memset(cr, 0, ws.ld_c * sizeof(float));
+            if (call.c0) std::memcpy(cr, call.c0 + (static_cast<ptrdiff_t>(state) * B + b) * H, H * sizeof(float));
         }
     }
 
@@ -275,7 +284,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     const int nthreads = ws.threads;
     const int per_thread = nthreads > 1 ? 2 : 1;
     Schedule sched(std::min(nblk, nthreads * per_thread), two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0,
-                   steps);
+                   steps, ws.slots);
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = ws.rows[static_cast<size_t>(tid)];

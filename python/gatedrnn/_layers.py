@@ -13,11 +13,19 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
+from . import _threads
 from ._threads import _resolve_threads
 
 __all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell"]
 
 _REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes are converted to float32
+_F32 = np.dtype(np.float32)
+
+
+def _ready(a: Any) -> bool:
+    """None, or a float32 C-contiguous ndarray: passed to the core as it is (which checks
+    the shape), skipping the conversions of the general path."""
+    return a is None or (type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous)
 
 
 def _shape(s: Sequence[Any]) -> str:
@@ -187,6 +195,8 @@ class _Recurrent:
         return arr
 
     def _run(self, x: Any, h0: Any, c0: Any, lengths: Any):
+        if lengths is None and type(x) is np.ndarray and x.ndim == 3 and _ready(x) and _ready(h0) and _ready(c0):
+            return self._net.forward(x, h0, c0, None, self.batch_first, _resolve_threads(self.num_threads))
         x = _as_float32(x, "x")
         I = self.input_size
         if x.ndim == 2:
@@ -290,6 +300,11 @@ class LSTM(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size, True, seed, num_threads)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
+        if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
+                and x.flags.c_contiguous:  # the fast path: the core checks the shapes
+            y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
+                                            self.num_threads or _threads._default_or_cpus())
+            return y, (h_n, c_n)
         h0 = c0 = None
         if state is not None:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
@@ -340,6 +355,11 @@ class GRU(_Recurrent):
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0, linear_before_reset, seed, num_threads)
 
     def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
+        if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
+                and x.flags.c_contiguous:  # the fast path: the core checks the shapes
+            y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
+                                          self.num_threads or _threads._default_or_cpus())
+            return y, h_n
         y, h_n, _ = self._run(x, h0, None, lengths)
         return y, h_n
 
@@ -351,6 +371,8 @@ class _CellMixin:
     _h_name = "h"
 
     def _step(self, x: Any, h: Any, c: Any):
+        if type(x) is np.ndarray and x.ndim == 2 and _ready(x) and _ready(h) and _ready(c):
+            return self._net.step(x, h, c, _resolve_threads(None))  # type: ignore[attr-defined]
         x = _as_float32(x, "x")
         I = self.input_size  # type: ignore[attr-defined]
         H = self.hidden_size  # type: ignore[attr-defined]

@@ -8,11 +8,16 @@ from typing import Optional
 _default_threads: Optional[int] = None
 
 
-def _physical_cores() -> int:
+def _available_cpus() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+# The CPUs this process may run on, read once at import (a system call per layer call
+# would cost more than a small layer's whole step).
+_cpus = _available_cpus()
 
 
 def set_num_threads(n: int) -> None:
@@ -25,7 +30,11 @@ def set_num_threads(n: int) -> None:
 
 def get_num_threads() -> int:
     """The number of threads layers use by default (the CPUs this process may run on)."""
-    return _default_threads if _default_threads is not None else _physical_cores()
+    return _default_threads if _default_threads is not None else _cpus
+
+
+def _default_or_cpus() -> int:
+    return _default_threads or _cpus
 
 
 def _resolve_threads(n: Optional[int]) -> int:

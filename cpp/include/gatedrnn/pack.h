@@ -13,6 +13,10 @@ class AlignedBuffer {
 public:
     AlignedBuffer() = default;
     explicit AlignedBuffer(size_t n);
+    // Grows to at least n floats (zeroed when it grows); keeps the contents otherwise.
+    void reserve(size_t n) {
+        if (n > size_) *this = AlignedBuffer(n);
+    }
     float* data() { return ptr_.get(); }
     const float* data() const { return ptr_.get(); }
     size_t size() const { return size_; }

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
+#include <mutex>
 #include <vector>
 
 #include "gatedrnn/kernels.h"
@@ -64,11 +66,12 @@ public:
     // Packs the weights (one entry per layer and direction: l0, l0_reverse, l1, ...).
     // Throws std::invalid_argument on an invalid configuration.
     Network(const NetworkConfig& config, const std::vector<DirectionWeights>& weights);
+    ~Network();
 
     const NetworkConfig& config() const { return config_; }
 
     // Runs the whole stack. Shapes are the caller's responsibility (the bindings check
-    // them). Allocates its workspace before the time loop, never inside it.
+    // them). Never allocates inside the time loop; reuses its workspace across calls.
     void forward(const ForwardCall& call, const KernelTable& kernels) const;
 
 private:
@@ -87,6 +90,10 @@ private:
 
     NetworkConfig config_;
     std::vector<Direction> dirs_;
+    // Scratch kept between calls, so a call allocates nothing beyond its outputs. A call
+    // that finds it in use (another thread is calling the same model) makes its own.
+    mutable std::mutex workspace_mutex_;
+    mutable std::unique_ptr<Workspace> workspace_;
 };
 
 }  // namespace gatedrnn

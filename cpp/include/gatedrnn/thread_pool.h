@@ -73,6 +73,7 @@ void cpu_relax();  // a pause instruction where there is one
 template <class Done>
 bool wait_until(const Done& done, std::chrono::nanoseconds spin, bool give_up) {
     using Clock = std::chrono::steady_clock;
+    if (done()) return true;
     const auto start = Clock::now();
     for (;;) {
         for (int i = 0; i < 64; ++i) {
