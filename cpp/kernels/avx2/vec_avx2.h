@@ -18,7 +18,7 @@ struct V {
 // kGemmRows rows x kGemmCols vectors of one panel row (6 x 16 floats, 12 accumulators).
 inline constexpr int kLanes = 8;
 template <int G>
-inline constexpr int kStepRows = G >= 4 ? 2 : (G == 3 ? 3 : (G == 2 ? 5 : 6));
+inline constexpr int kStepRows = G >= 4 ? 3 : (G == 3 ? 4 : (G == 2 ? 5 : 6));
 inline constexpr int kGemvGroups = 2;
 template <int G>
 inline constexpr int kGemmRows = 6;
