@@ -323,37 +323,30 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                 rp.s2[n] = ws.s2.data() + b * ws.ld_c;
                 ++n;
             }
-            const StepRows rows = rp.view(n);
+            StepArgs args;
+            args.rows = rp.view(n);
+            args.b_hn = dir.b_hn.data();
+            args.write_m = c.proj_size > 0;
+            const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
+                const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
+                StepArgs a = args;
+                a.w = w.view();
+                a.blk_begin = b0;
+                a.blk_end = b1;
+                kernel(a);
+            };
             // Phase 1: the fused step over the chunk's blocks. Chunk 0 also copies out the
             // final state of the rows that ended here (step s + 1 overwrites h_cur).
             sched.run_stage(Schedule::stage(s, 0, two_phase), 1, tid, nt, [&](int chunk) {
                 if (chunk == 0)
                     for (int b = 0; b < B; ++b)
                         if (length(b) == s) capture(b, h_cur);
-                const auto [b0, b1] = share(nblk, chunk, sched.chunks(1));
                 if (lstm) {
-                    LstmStepArgs a;
-                    a.rows = rows;
-                    a.w_hh = dir.w_hh.view();
-                    a.blk_begin = b0;
-                    a.blk_end = b1;
-                    a.write_m = c.proj_size > 0;
-                    kernels.lstm_step_f32(a);
+                    run(kernels.lstm_step_f32, dir.w_hh, nblk, 1, chunk);
                 } else if (c.linear_before_reset) {
-                    GruStepArgs a;
-                    a.rows = rows;
-                    a.w_hh = dir.w_hh.view();
-                    a.b_hn = dir.b_hn.data();
-                    a.blk_begin = b0;
-                    a.blk_end = b1;
-                    kernels.gru_step_f32(a);
+                    run(kernels.gru_step_f32, dir.w_hh, nblk, 1, chunk);
                 } else {
-                    GruGatesArgs a;
-                    a.rows = rows;
-                    a.w_rz = dir.w_hh.view();
-                    a.blk_begin = b0;
-                    a.blk_end = b1;
-                    kernels.gru_gates_f32(a);
+                    run(kernels.gru_gates_f32, dir.w_hh, nblk, 1, chunk);
                 }
             });
             if (!two_phase) continue;
@@ -361,21 +354,9 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
             // GRU candidate from r * h).
             sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
                 if (pblk > 0) {
-                    const auto [p0, p1] = share(pblk, chunk, sched.chunks(2));
-                    ProjArgs p;
-                    p.rows = rows;
-                    p.w_hr = dir.w_hr.view();
-                    p.blk_begin = p0;
-                    p.blk_end = p1;
-                    kernels.lstm_proj_f32(p);
+                    run(kernels.lstm_proj_f32, dir.w_hr, pblk, 2, chunk);
                 } else {
-                    const auto [b0, b1] = share(nblk, chunk, sched.chunks(2));
-                    GruCandArgs p;
-                    p.rows = rows;
-                    p.w_n = dir.w_hn.view();
-                    p.blk_begin = b0;
-                    p.blk_end = b1;
-                    kernels.gru_cand_f32(p);
+                    run(kernels.gru_cand_f32, dir.w_hn, nblk, 2, chunk);
                 }
             });
         }

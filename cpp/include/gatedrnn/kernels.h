@@ -53,67 +53,48 @@ struct GemmArgs {
 // so a step can skip finished sequences (lengths) and run each row at its own time index
 // (the reverse direction over a row's valid prefix). Internal buffers (h, c, gx, the
 // scratch rows) are padded to whole blocks; y rows are the caller's, written for the
-// first `n_out` units only.
+// valid units only (the panel's N).
 struct StepRows {
     int n = 0;
     const float* const* h_prev = nullptr;  // K floats: the state the recurrent product reads
     const float* const* gx = nullptr;      // projected input of this step, [nblocks][G][16]
-    float* const* h_next = nullptr;        // new state (unused by LSTM with projection)
-    float* const* y = nullptr;             // output rows (unused by LSTM with projection)
+    float* const* h_next = nullptr;        // new state (written by lstm_proj when projecting)
+    float* const* y = nullptr;             // output rows (likewise)
     float* const* c = nullptr;             // LSTM cell state, updated in place
     float* const* scratch = nullptr;       // LSTM+proj: m = o*tanh(c); GRU lbr=0: r*h_prev
     float* const* scratch2 = nullptr;      // GRU lbr=0: z
 };
 
-// LSTM: accumulators start from gx (biases folded in), gates i f g o.
-//   c = f*c + i*g;  h = o*tanh(c) -> h_next and y, or -> scratch when projecting.
-struct LstmStepArgs {
+// One step kernel's work: rows x the hidden blocks [blk_begin, blk_end) of panel w.
+//   lstm_step:  w = W_hh (i, f, g, o over H). Accumulators start from gx (biases folded
+//               in); c = f*c + i*g, h = o*tanh(c) -> h_next and y, or m -> scratch when
+//               write_m (a projection follows).
+//   lstm_proj:  w = W_hr (1 gate over P, K = H): h = W_hr m, m from scratch -> h_next, y.
+//   gru_step:   linear_before_reset = true, w = W_hh (r, z, n). r, z start from gx, the
+//               n accumulator from b_hn; n = tanh(gx_n + r * acc_n), h = (1-z)*n + z*h_prev.
+//   gru_gates:  linear_before_reset = false, phase 1, w = W_hr, W_hz: writes r*h_prev ->
+//               scratch and z -> scratch2.
+//   gru_cand:   phase 2, w = W_hn over scratch: n = tanh(gx_n + W_hn (r*h_prev)) (b_in and
+//               b_hn folded into gx_n), h = (1-z)*n + z*h_prev. Needs every block of
+//               phase 1 first.
+struct StepArgs {
     StepRows rows;
-    PanelView w_hh;  // G = 4 over H, K = H (or P with projection)
+    PanelView w;
     int blk_begin = 0, blk_end = 0;
-    bool write_m = false;  // projection follows: write m to scratch instead of h/y
+    const float* b_hn = nullptr;  // gru_step: [nblocks][16], or null for zero
+    bool write_m = false;         // lstm_step: projection follows
 };
-
-// LSTM projection h = W_hr m, m from scratch; writes h_next and y.
-struct ProjArgs {
-    StepRows rows;
-    PanelView w_hr;  // G = 1 over P, K = H
-    int blk_begin = 0, blk_end = 0;
-};
-
-// GRU, linear_before_reset = true: r, z start from gx, the n accumulator from b_hn;
-//   n = tanh(gx_n + r * acc_n);  h = (1 - z) * n + z * h_prev.
-struct GruStepArgs {
-    StepRows rows;
-    PanelView w_hh;           // G = 3 over H, K = H
-    const float* b_hn = nullptr;  // [nblocks][16]
-    int blk_begin = 0, blk_end = 0;
-};
-
-// GRU, linear_before_reset = false, two phases per step (r is needed before W_hn):
-//   gates: r, z from W_hr/W_hz; writes r*h_prev -> scratch, z -> scratch2;
-//   candidate: n = tanh(gx_n + W_hn (r*h_prev)) (b_in + b_hn folded into gx_n);
-//              h = (1 - z) * n + z * h_prev.
-struct GruGatesArgs {
-    StepRows rows;
-    PanelView w_rz;  // G = 2 over H, K = H
-    int blk_begin = 0, blk_end = 0;
-};
-struct GruCandArgs {
-    StepRows rows;   // h_prev rows are read for the update; scratch rows are the product's input
-    PanelView w_n;   // G = 1 over H, K = H
-    int blk_begin = 0, blk_end = 0;
-};
+using StepKernel = void (*)(const StepArgs&) noexcept;
 
 // The kernels of one ISA, chosen together (dispatch.cpp picks one table per process).
 struct KernelTable {
     const char* name;
     void (*gemm_f32)(const GemmArgs&) noexcept;
-    void (*lstm_step_f32)(const LstmStepArgs&) noexcept;
-    void (*lstm_proj_f32)(const ProjArgs&) noexcept;
-    void (*gru_step_f32)(const GruStepArgs&) noexcept;
-    void (*gru_gates_f32)(const GruGatesArgs&) noexcept;
-    void (*gru_cand_f32)(const GruCandArgs&) noexcept;
+    StepKernel lstm_step_f32;
+    StepKernel lstm_proj_f32;
+    StepKernel gru_step_f32;
+    StepKernel gru_gates_f32;
+    StepKernel gru_cand_f32;
     // Elementwise activations, exposed for accuracy tests.
     void (*sigmoid_f32)(const float* x, float* y, ptrdiff_t n) noexcept;
     void (*tanh_f32)(const float* x, float* y, ptrdiff_t n) noexcept;

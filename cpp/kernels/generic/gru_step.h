@@ -9,9 +9,9 @@
 inline V gru_update(V z, V n, V h_prev) { return fmadd(z, sub(h_prev, n), n); }
 
 // linear_before_reset = true: one sweep accumulates r, z and W_hn h (started from b_hn).
-inline void gru_step_f32(const GruStepArgs& s) {
+inline void gru_step_f32(const StepArgs& s) {
     const StepRows& rows = s.rows;
-    const int H = s.w_hh.N;
+    const int H = s.w.N;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
@@ -27,11 +27,11 @@ inline void gru_step_f32(const GruStepArgs& s) {
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w_hh, a, init, epi);
+    step_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
 
 // linear_before_reset = false, phase 1: r and z; writes r * h_prev and z for phase 2.
-inline void gru_gates_f32(const GruGatesArgs& s) {
+inline void gru_gates_f32(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
@@ -45,14 +45,14 @@ inline void gru_gates_f32(const GruGatesArgs& s) {
         store(rows.scratch[i] + at, mul(r, load(rows.h_prev[i] + at)));
         store(rows.scratch2[i] + at, z);
     };
-    step_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w_rz, a, init, epi);
+    step_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
 
 // linear_before_reset = false, phase 2: the candidate from W_hn (r * h_prev), then h.
 // Needs every group of r * h_prev, so it runs after phase 1 has finished all blocks.
-inline void gru_cand_f32(const GruCandArgs& s) {
+inline void gru_cand_f32(const StepArgs& s) {
     const StepRows& rows = s.rows;
-    const int H = s.w_n.N;
+    const int H = s.w.N;
     const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
     const auto init = [&](int i, int u, V* acc) { acc[0] = load(rows.gx[i] + gate_offset(u, 2, 3)); };
     const auto epi = [&](int i, int u, const V* acc) {
@@ -63,5 +63,5 @@ inline void gru_cand_f32(const GruCandArgs& s) {
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w_n, a, init, epi);
+    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }

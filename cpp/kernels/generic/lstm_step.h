@@ -8,9 +8,9 @@
 //     c = f * c + i * g
 //     h = o * tanh(c)          -> h_next and y   (or m -> scratch when proj_size > 0)
 
-inline void lstm_step_f32(const LstmStepArgs& s) {
+inline void lstm_step_f32(const StepArgs& s) {
     const StepRows& rows = s.rows;
-    const int H = s.w_hh.N;
+    const int H = s.w.N;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         for (int g = 0; g < 4; ++g) acc[g] = load(rows.gx[i] + gate_offset(u, g, 4));
@@ -32,13 +32,13 @@ inline void lstm_step_f32(const LstmStepArgs& s) {
             store_valid(rows.y[i] + at, h, H - at);
         }
     };
-    step_loop<4>(rows.n, s.blk_begin, s.blk_end, s.w_hh, a, init, epi);
+    step_loop<4>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
 
 // LSTM projection (proj_size > 0): h = W_hr m, with m = o * tanh(c) from the step above.
-inline void lstm_proj_f32(const ProjArgs& s) {
+inline void lstm_proj_f32(const StepArgs& s) {
     const StepRows& rows = s.rows;
-    const int P = s.w_hr.N;
+    const int P = s.w.N;
     const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
     const auto init = [&](int, int, V* acc) { acc[0] = zero(); };
     const auto epi = [&](int i, int u, const V* acc) {
@@ -46,5 +46,5 @@ inline void lstm_proj_f32(const ProjArgs& s) {
         store(rows.h_next[i] + at, acc[0]);
         store_valid(rows.y[i] + at, acc[0], P - at);
     };
-    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w_hr, a, init, epi);
+    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
