@@ -12,18 +12,7 @@ struct V {
     __m512 v;
 };
 
-// Lanes per vector, and register blocking of generic/tile.h (32 zmm registers):
-// a step tile is kStepRows<G> rows x G gates x 16 units (at most 24 accumulators);
-// at batch 1, kGemvGroups blocks per pass (LSTM: 8 accumulators); the input-projection
-// GEMM tile is kGemmRows<G> rows x one whole block row (G vectors).
-inline constexpr int kLanes = 16;
-template <int G>
-inline constexpr int kStepRows = G >= 4 ? 6 : 8;
-inline constexpr int kGemvGroups = 2;
-template <int G>
-inline constexpr int kGemmRows = kStepRows<G>;
-template <int G>
-inline constexpr int kGemmCols = G;
+#include "tiles_avx512.h"  // kLanes and the tile shapes
 
 inline V zero() { return {_mm512_setzero_ps()}; }
 inline V broadcast(float x) { return {_mm512_set1_ps(x)}; }

@@ -18,14 +18,7 @@ typedef int32_t i4 __attribute__((vector_size(16)));
 // instead gives this file the AVX-512 kernels' lanes and tiles, so the generic
 // algorithms run here exactly as they are blocked for AVX-512.
 #if defined(GATEDRNN_SCALAR_AS_AVX512)
-inline constexpr int kLanes = 16;
-template <int G>
-inline constexpr int kStepRows = G >= 4 ? 6 : 8;
-inline constexpr int kGemvGroups = 2;
-template <int G>
-inline constexpr int kGemmRows = kStepRows<G>;
-template <int G>
-inline constexpr int kGemmCols = G;
+#include "../avx512/tiles_avx512.h"
 #else
 inline constexpr int kLanes = 8;
 template <int G>
