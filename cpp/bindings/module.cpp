@@ -155,6 +155,61 @@ public:
         return py::make_tuple(h_n, py::none());
     }
 
+    // Streaming: runs x from the states in h (and c) and leaves the final states there,
+    // in place (the driver reads a layer's initial state before it writes its final one).
+    // x is one step (B, I) -> y (B, H_out), or a chunk (T, B, I) / (B, T, I) -> y likewise.
+    // h and c are the stream's own float32 arrays (L, B, H_out) and (L, B, H).
+    FloatArray advance(const FloatArray& x, py::array_t<float, py::array::c_style>& h,
+                       std::optional<py::array_t<float, py::array::c_style>>& cs, bool batch_first,
+                       int num_threads) const {
+        const NetworkConfig& c = net_.config();
+        const bool lstm = c.cell == CellType::lstm;
+        if (c.bidirectional) throw std::invalid_argument("stream: a bidirectional network cannot stream");
+        if (x.ndim() != 2 && x.ndim() != 3)
+            throw std::invalid_argument("x: expected one step (B, " + std::to_string(c.input_size) +
+                                        ") or a chunk of steps, got shape " + shape_str(shape_of(x)));
+        const bool one_step = x.ndim() == 2;
+        const py::ssize_t B = h.ndim() == 3 ? h.shape(1) : -1;
+        const py::ssize_t T = one_step ? 1 : (batch_first ? x.shape(1) : x.shape(0));
+        const py::ssize_t xb = one_step ? x.shape(0) : (batch_first ? x.shape(0) : x.shape(1));
+        if (x.shape(x.ndim() - 1) != c.input_size || xb != B) {
+            const std::string want = one_step ? "(" + std::to_string(B) + ", " + std::to_string(c.input_size) + ")"
+                                     : batch_first ? "(" + std::to_string(B) + ", T, " + std::to_string(c.input_size) + ")"
+                                                   : "(T, " + std::to_string(B) + ", " + std::to_string(c.input_size) + ")";
+            throw std::invalid_argument("x: expected shape " + want + " (batch_size, input_size), got " +
+                                        shape_str(shape_of(x)));
+        }
+        if (num_threads < 1)
+            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
+        check_shape(h, {c.num_layers, B, c.out_size()}, "h");
+        if (lstm) {
+            if (!cs) throw std::invalid_argument("c: an LSTM stream needs its cell state");
+            check_shape(*cs, {c.num_layers, B, c.hidden_size}, "c");
+        }
+        FloatArray y(one_step ? std::vector<py::ssize_t>{B, c.out_size()}
+                              : batch_first ? std::vector<py::ssize_t>{B, T, c.out_size()}
+                                            : std::vector<py::ssize_t>{T, B, c.out_size()});
+        ForwardCall call;
+        call.x = x.data();
+        call.T = static_cast<int>(T);
+        call.B = static_cast<int>(B);
+        call.batch_first = batch_first && !one_step;
+        call.h0 = h.data();
+        call.h_n = h.mutable_data();
+        if (lstm) {
+            call.c0 = cs->data();
+            call.c_n = cs->mutable_data();
+        }
+        call.y = y.mutable_data();
+        call.num_threads = num_threads;
+        const KernelTable& kernels = active_kernels();
+        {
+            py::gil_scoped_release release;
+            net_.forward(call, kernels);
+        }
+        return y;
+    }
+
 private:
     static NetworkConfig make_config(const std::string& kind, int input_size, int hidden_size,
                                      int num_layers, bool bidirectional, int proj_size,
@@ -277,5 +332,7 @@ PYBIND11_MODULE(_core, m) {
              py::arg("num_threads") = 1,
              "Run the stack: returns (y, h_n, c_n or None).")
         .def("step", &PyNetwork::step, py::arg("x"), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
-             py::arg("num_threads") = 1, "One step of a one-layer network (cells): returns (h, c or None).");
+             py::arg("num_threads") = 1, "One step of a one-layer network (cells): returns (h, c or None).")
+        .def("advance", &PyNetwork::advance, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("batch_first"),
+             py::arg("num_threads"), "Streaming: run x from the states h (and c), updated in place; returns y.");
 }

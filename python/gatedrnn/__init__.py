@@ -15,6 +15,7 @@ from typing import Dict, List
 
 from . import _core, reference
 from ._layers import GRU, LSTM, GRUCell, LSTMCell
+from ._stream import Stream
 from ._threads import get_num_threads, set_num_threads
 
 __version__: str = _core.__version__
@@ -24,6 +25,7 @@ __all__ = [
     "GRU",
     "LSTMCell",
     "GRUCell",
+    "Stream",
     "reference",
     "available_isas",
     "selected_isa",

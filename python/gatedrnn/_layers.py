@@ -8,13 +8,16 @@ the layers, directions and time loop with the GIL released.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from . import _core
 from . import _threads
 from ._threads import _resolve_threads
+
+if TYPE_CHECKING:
+    from ._stream import Stream
 
 __all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell"]
 
@@ -181,6 +184,13 @@ class _Recurrent:
         except Exception:
             self._params = old
             raise
+
+    def stream(self, batch_size: int = 1) -> "Stream":
+        """A :class:`~gatedrnn.Stream` over this model: the state kept inside, advanced a
+        step (``s.step(x_t)``) or a chunk (``s(x)``) at a time. Unidirectional models only."""
+        from ._stream import Stream
+
+        return Stream(self, batch_size)
 
     # -- calls ----------------------------------------------------------------------------
     def _state_shape(self, batch: Optional[int], size: int) -> Tuple[int, ...]:
