@@ -283,12 +283,13 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     //    arithmetic whoever it is, so results do not depend on the threads.
     const int nthreads = ws.threads;
     const int per_thread = nthreads > 1 ? 2 : 1;
-    Schedule sched(std::min(nblk, nthreads * per_thread), two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0,
-                   steps, ws.slots);
+    const int chunks = std::min(nblk, nthreads * per_thread);
+    const int chunks2 = two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0;
+    Schedule sched(chunks, chunks2, steps, ws.slots);
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = ws.rows[static_cast<size_t>(tid)];
-        // Stage 0: this thread's blocks of gx (a thread's steps read only their own blocks).
+        // Stage 0: gx, the input projection of every step, by blocks of hidden units.
         sched.run_stage(0, 0, tid, nt, [&](int chunk) {
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
             GemmArgs g;
