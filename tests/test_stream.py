@@ -119,3 +119,13 @@ def test_stream_errors():
     # failed calls leave the stream usable and unchanged
     y = s.step(np.ones((2, 6)))  # float64 input is converted
     assert y.shape == (2, 17) and y.dtype == np.float32
+
+
+def test_stream_follows_load_state_dict():
+    model = make("gru")
+    other = make("gru")
+    other.load_state_dict({k: v * 0.5 for k, v in model.state_dict().items()})
+    x = np.random.default_rng(4).standard_normal((5, 1, 6)).astype(np.float32)
+    s = model.stream(1)
+    model.load_state_dict(other.state_dict())  # the stream now runs the new weights
+    np.testing.assert_array_equal(s(x), other(x)[0])

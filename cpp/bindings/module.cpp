@@ -19,8 +19,11 @@ using namespace gatedrnn;
 
 namespace {
 
-using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
-using IndexArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+// ALIGNED: NumPy copies a misaligned buffer (a view at an odd byte offset), which the
+// kernels must not read through float / int64 pointers.
+constexpr int kInputFlags = py::array::c_style | py::array::forcecast | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+using FloatArray = py::array_t<float, kInputFlags>;
+using IndexArray = py::array_t<int64_t, kInputFlags>;
 
 std::string shape_str(const std::vector<py::ssize_t>& s) {
     std::string out = "(";
@@ -70,7 +73,9 @@ public:
         if (x.shape(2) != c.input_size)
             throw std::invalid_argument("x: expected feature size " + std::to_string(c.input_size) +
                                         " (input_size), got shape " + shape_str(shape_of(x)));
-        if (T > INT32_MAX / 2 || B > INT32_MAX / 2) throw std::invalid_argument("x: too many timesteps or rows");
+        if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
+            throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
+                                        shape_str(shape_of(x)));
         if (num_threads < 1)
             throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
         if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
@@ -128,6 +133,8 @@ public:
         if (num_threads < 1)
             throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
         const py::ssize_t B = x.shape(0);
+        if (B > INT32_MAX / 2)
+            throw std::invalid_argument("x: too many rows (B must be below 2**30), got shape " + shape_str(shape_of(x)));
         if (h0) check_shape(*h0, {B, c.out_size()}, "h");
         if (c0) {
             if (!lstm) throw std::invalid_argument("c: a GRU has no cell state");
@@ -179,6 +186,9 @@ public:
             throw std::invalid_argument("x: expected shape " + want + " (batch_size, input_size), got " +
                                         shape_str(shape_of(x)));
         }
+        if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
+            throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
+                                        shape_str(shape_of(x)));
         if (num_threads < 1)
             throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
         check_shape(h, {c.num_layers, B, c.out_size()}, "h");

@@ -8,6 +8,7 @@ the layers, directions and time loop with the GIL released.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -36,14 +37,38 @@ def _shape(s: Sequence[Any]) -> str:
 
 
 def _as_float32(value: Any, name: str) -> np.ndarray:
-    """float32, C-contiguous view of ``value``; copies only when the dtype or layout differs."""
+    """float32, C-contiguous, aligned view of ``value``; copies only when the dtype or layout
+    differs. Values beyond float32's range become +-inf (IEEE rounding, no warning), as in
+    ``torch.Tensor.float()``."""
     try:
         arr = np.asarray(value)
-    except Exception as exc:  # e.g. ragged nested lists
+    except MemoryError:
+        raise
+    except Exception as exc:  # e.g. ragged nested lists, an __array__ that raises
         raise TypeError(f"{name}: expected a real numeric array, could not convert {type(value).__name__}: {exc}") from None
     if arr.dtype.kind not in _REAL_KINDS:
         raise TypeError(f"{name}: expected a real numeric array (float or int), got dtype {arr.dtype}")
-    return np.asarray(arr, dtype=np.float32, order="C")
+    if arr.dtype.kind == "f" and arr.dtype.itemsize > 4:  # float64, longdouble: may overflow float32
+        with np.errstate(over="ignore"):  # (about 1.5 us: only where it can matter)
+            out = np.asarray(arr, dtype=np.float32, order="C")
+    else:
+        out = np.asarray(arr, dtype=np.float32, order="C")
+    # The core reads through float pointers: a misaligned buffer (a view at an odd byte
+    # offset into another buffer) is copied.
+    return out if out.flags.aligned else out.copy()
+
+
+_INT32_MAX = 2**31 - 1  # the core holds sizes in C ints
+_PER_ARRAY_BYTES = 512  # Python and C++ bookkeeping per parameter array, roughly
+
+
+def _physical_memory() -> Optional[int]:
+    """Bytes of RAM in this machine, or None where the OS does not say."""
+    try:
+        pages, page_size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return pages * page_size if pages > 0 and page_size > 0 else None
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:
@@ -55,7 +80,14 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
 
 
 def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
-    arr = np.asarray(lengths)
+    try:
+        arr = np.asarray(lengths)
+    except MemoryError:
+        raise
+    except Exception as exc:  # e.g. ragged nested lists
+        raise TypeError(f"lengths: expected integers, could not convert {type(lengths).__name__}: {exc}") from None
+    if arr.size == 0 and arr.dtype.kind == "f":
+        arr = arr.astype(np.int64)  # NumPy makes [] (the lengths of an empty batch) float64
     if arr.dtype.kind not in "iu":
         raise TypeError(f"lengths: expected integers, got dtype {arr.dtype}")
     if arr.shape != (batch,):
@@ -63,7 +95,8 @@ def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
     if batch and (arr.min() < 0 or arr.max() > steps):
         bad = arr[(arr < 0) | (arr > steps)][0]
         raise ValueError(f"lengths: expected values in [0, {steps}] (T = {steps}), got {bad}")
-    return np.asarray(arr, dtype=np.int64, order="C")
+    out = np.asarray(arr, dtype=np.int64, order="C")
+    return out if out.flags.aligned else out.copy()
 
 
 class _Recurrent:
@@ -97,6 +130,7 @@ class _Recurrent:
         self.bidirectional = bool(bidirectional)
         self.linear_before_reset = bool(linear_before_reset)
         self.num_threads = None if num_threads is None else _check_int(num_threads, "num_threads", 1)
+        self._check_capacity()
         # PyTorch's default init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in its name order.
         rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(self.hidden_size)
@@ -104,6 +138,41 @@ class _Recurrent:
             name: rng.uniform(-k, k, size=shape).astype(np.float32) for name, shape in self._param_shapes().items()
         }
         self._build()
+
+    def _check_capacity(self) -> None:
+        """Sizes the core cannot index raise ValueError, and a model whose parameters cannot
+        fit in this machine's memory raises MemoryError, before anything is allocated (the
+        allocations would otherwise fail part-way, or succeed on an overcommitting OS and
+        get the process killed when the weights are written)."""
+        G, H, P, I = self._gates, self.hidden_size, self.proj_size, self.input_size
+        L, D = self.num_layers, self._directions
+        Hout = P or H
+        kind = type(self).__name__
+        if I > _INT32_MAX:
+            raise ValueError(f"input_size: expected at most {_INT32_MAX}, got {I}")
+        max_hidden = _INT32_MAX // G // 16 * 16  # gates * hidden_size, padded to whole blocks, in a C int
+        if H > max_hidden:
+            raise ValueError(f"hidden_size: expected at most {max_hidden} for {kind} ({G} gates), got {H}")
+        if L * D > _INT32_MAX:
+            raise ValueError(f"num_layers: expected at most {_INT32_MAX // D}, got {L}")
+        if self.num_threads is not None and self.num_threads > _INT32_MAX:
+            raise ValueError(f"num_threads: expected at most {_INT32_MAX}, got {self.num_threads}")
+        # Bytes needed (exact integer arithmetic; no per-layer loop, num_layers may be huge):
+        # the float32 parameters, the float64 draw of the largest one (init), the packed
+        # panels (hidden units padded to blocks of 16) and per-array bookkeeping.
+        nb_h, nb_p = -(-H // 16) * 16, -(-P // 16) * 16
+        inner = (L - 1) * D * Hout  # inputs of the layers after the first
+        params = D * (G * H * (I + inner) + L * (G * H * Hout + (2 * G * H if self.bias else 0) + P * H))
+        largest = max(G * H * I, G * H * Hout, P * H, G * H * D * Hout if L > 1 else 0)
+        packed = D * (nb_h * G * (I + inner + L * Hout) + L * (2 * nb_h * G + nb_p * H))
+        need = 4 * params + 8 * largest + 4 * packed + _PER_ARRAY_BYTES * 5 * L * D
+        memory = _physical_memory()
+        if memory is not None and need > memory:
+            layers = "" if self._cell else f", num_layers={L}"
+            raise MemoryError(
+                f"{kind}(input_size={I}, hidden_size={H}{layers}): the parameters need about "
+                f"{need / 2**30:,.1f} GiB (float32 copies and packed weights), more than this machine's "
+                f"{memory / 2**30:,.1f} GiB of memory")
 
     # -- parameters ---------------------------------------------------------------------
     @property
@@ -161,7 +230,9 @@ class _Recurrent:
     def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
         """Replace every parameter. Values may be anything ``np.asarray`` accepts (NumPy
         arrays, lists, torch tensors); they are converted to float32 and packed once.
-        Raises ValueError naming the key on a missing, unexpected or misshapen entry."""
+        Raises ValueError naming the key on a missing, unexpected or misshapen entry or one
+        holding NaN or +-inf (also a float64 value beyond float32's range), TypeError on a
+        non-numeric one. A load that raises leaves the model as it was."""
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
         shapes = self._param_shapes()
@@ -176,6 +247,11 @@ class _Recurrent:
             value = _as_float32(state_dict[name], f"state_dict key {name!r}")
             if value.shape != shape:
                 raise ValueError(f"state_dict key {name!r}: expected shape {_shape(shape)}, got {_shape(value.shape)}")
+            finite = np.isfinite(value)
+            if not finite.all():
+                first = tuple(int(i) for i in np.argwhere(~finite)[0])
+                raise ValueError(f"state_dict key {name!r}: {value.size - int(finite.sum())} non-finite value(s) "
+                                 f"(NaN or inf), the first at index {_shape(first)}: {value[first]}")
             new[name] = value.copy()
         old = self._params
         self._params = new

@@ -8,6 +8,7 @@ from typing import Any, Optional, Tuple, Union
 import numpy as np
 
 from . import _threads
+from ._layers import _as_float32
 
 _F32 = np.dtype(np.float32)
 
@@ -41,8 +42,7 @@ class Stream:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
         if getattr(model, "bidirectional", False):
             raise ValueError("stream: a bidirectional model needs the whole sequence; it cannot stream")
-        self._model = model
-        self._net = model._net
+        self._model = model  # its network is looked up per call: load_state_dict replaces it
         self._cell = bool(getattr(model, "_cell", False))
         self._batch_first = bool(getattr(model, "batch_first", False)) and not self._cell
         self._lstm = model._kind == "lstm"
@@ -55,11 +55,8 @@ class Stream:
     # -- advancing ---------------------------------------------------------------------
     def _input(self, x: Any) -> np.ndarray:
         if type(x) is np.ndarray and x.dtype is _F32 and x.flags.c_contiguous:
-            return x
-        arr = np.asarray(x)
-        if arr.dtype.kind not in "fiu":
-            raise TypeError(f"x: expected a real numeric array (float or int), got dtype {arr.dtype}")
-        return np.asarray(arr, dtype=np.float32, order="C")
+            return x  # the core copies a misaligned buffer
+        return _as_float32(x, "x")
 
     def step(self, x: Any) -> np.ndarray:
         """Advance one timestep: x (batch_size, input_size) -> y (batch_size, H_out)."""
@@ -67,7 +64,7 @@ class Stream:
         if x.ndim != 2:
             raise ValueError(
                 f"x: expected one step of shape ({self.batch_size}, {self._model.input_size}), got {tuple(x.shape)}")
-        return self._net.advance(x, self._h, self._c, False, self._threads or _threads._default_or_cpus())
+        return self._model._net.advance(x, self._h, self._c, False, self._threads or _threads._default_or_cpus())
 
     def __call__(self, x: Any) -> np.ndarray:
         """Advance over a chunk of steps: x (T, batch_size, input_size) (or batch-first for a
@@ -76,7 +73,7 @@ class Stream:
         if x.ndim != 3:
             form = "(batch_size, T, input_size)" if self._batch_first else "(T, batch_size, input_size)"
             raise ValueError(f"x: expected a chunk of shape {form}, got {tuple(x.shape)}; use step() for one step")
-        return self._net.advance(x, self._h, self._c, self._batch_first,
+        return self._model._net.advance(x, self._h, self._c, self._batch_first,
                                  self._threads or _threads._default_or_cpus())
 
     # -- the state ----------------------------------------------------------------------

@@ -22,8 +22,8 @@ _cpus = _available_cpus()
 
 def set_num_threads(n: int) -> None:
     """Set the number of threads layers use when they were built without ``num_threads``."""
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n: expected an int >= 1, got {n!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2**31 - 1:
+        raise ValueError(f"n: expected an int in [1, 2**31 - 1], got {n!r}")
     global _default_threads
     _default_threads = n
 
