@@ -88,3 +88,50 @@ def test_concurrent_callers_get_serial_results(kind):
     for got, want in zip(results, expected):
         for a, b in zip(got, want):
             assert np.array_equal(a, b)
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="needs os.fork")
+def test_pool_works_after_fork():
+    """A forked child gets a fresh thread pool: multi-threaded calls neither deadlock nor
+    differ from the parent's results."""
+    import os
+    import pickle
+    import warnings
+
+    model = make("lstm", num_threads=2, num_layers=2)
+    x = np.random.default_rng(9).standard_normal((40, 3, 24)).astype(np.float32)
+    expected = run(model, x)  # the parent's pool has started its workers
+    read, write = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork() in a multi-threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: run twice with threads, report, leave without cleanup
+        try:
+            out = [run(model, x), run(model, x)]
+            os.write(write, pickle.dumps(out))
+        finally:
+            os._exit(0)
+    import select
+    import signal
+    import time
+
+    os.close(write)
+    chunks = []
+    deadline = time.monotonic() + 60
+    while True:
+        ready, _, _ = select.select([read], [], [], max(0.0, deadline - time.monotonic()))
+        if not ready:  # a deadlocked child: fail instead of hanging the suite
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child did not finish within 60 s")
+        data = os.read(read, 1 << 20)
+        if not data:
+            break
+        chunks.append(data)
+    os.close(read)
+    _, status = os.waitpid(pid, 0)
+    assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+    child = pickle.loads(b"".join(chunks))
+    for got in child:
+        for a, b in zip(got, expected):
+            assert np.array_equal(a, b)
