@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Dict, List
 
 from . import _core, reference
+from ._importers import from_torch
 from ._layers import GRU, LSTM, GRUCell, LSTMCell
 from ._stream import Stream
 from ._threads import get_num_threads, set_num_threads
@@ -26,6 +27,7 @@ __all__ = [
     "LSTMCell",
     "GRUCell",
     "Stream",
+    "from_torch",
     "reference",
     "available_isas",
     "selected_isa",

@@ -1,0 +1,52 @@
+"""Importers: layers trained elsewhere, moved into gatedrnn in one call."""
+
+from __future__ import annotations
+
+from typing import Any, Union
+
+import numpy as np
+
+from ._layers import GRU, LSTM, GRUCell, LSTMCell
+
+Layer = Union[LSTM, GRU, LSTMCell, GRUCell]
+
+
+def from_torch(module: Any, *, num_threads: Any = None) -> Layer:
+    """A gatedrnn layer with the configuration and weights of a PyTorch module.
+
+    Takes ``torch.nn.LSTM``, ``torch.nn.GRU``, ``torch.nn.LSTMCell`` or ``torch.nn.GRUCell``
+    (PyTorch's gate orders and names are gatedrnn's, so the weights are copied as they are,
+    then packed once). Dropout applies to training only and is ignored; a GRU imports with
+    ``linear_before_reset=True``, PyTorch's form. Raises TypeError for anything else and
+    ValueError for a module gatedrnn cannot run exactly (e.g. weights on a meta device).
+
+    Example::
+
+        >>> t = torch.nn.LSTM(40, 128, num_layers=2, batch_first=True)
+        >>> g = gatedrnn.from_torch(t)
+        >>> y, (h, c) = g(x.numpy())          # the same numbers as t(x), in float32
+    """
+    import torch  # only needed here: an importer of torch modules
+
+    nn = torch.nn
+    if isinstance(module, (nn.LSTMCell, nn.GRUCell)):
+        cls = LSTMCell if isinstance(module, nn.LSTMCell) else GRUCell
+        layer: Layer = cls(module.input_size, module.hidden_size, bias=module.bias, seed=0)
+    elif isinstance(module, (nn.LSTM, nn.GRU)) and type(module).__name__ in ("LSTM", "GRU"):
+        common = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
+                      bidirectional=module.bidirectional, seed=0, num_threads=num_threads)
+        if isinstance(module, nn.LSTM):
+            layer = LSTM(module.input_size, module.hidden_size, proj_size=module.proj_size, **common)
+        else:
+            layer = GRU(module.input_size, module.hidden_size, **common)
+    else:
+        raise TypeError(
+            "module: expected torch.nn.LSTM, GRU, LSTMCell or GRUCell, got " + type(module).__module__ + "."
+            + type(module).__qualname__)
+    state = {}
+    for name, tensor in module.state_dict().items():
+        if tensor.is_meta:
+            raise ValueError(f"module: parameter {name!r} is on the meta device (no values to import)")
+        state[name] = tensor.detach().to("cpu", torch.float32).numpy()
+    layer.load_state_dict(state)
+    return layer
