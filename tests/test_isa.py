@@ -2,7 +2,6 @@
 run-to-run determinism, and the accuracy of the vectorised sigmoid/tanh."""
 
 import os
-import re
 import subprocess
 import sys
 import textwrap

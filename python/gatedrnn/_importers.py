@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-import numpy as np
 
 from ._layers import GRU, LSTM, GRUCell, LSTMCell
 

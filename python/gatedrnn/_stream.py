@@ -3,7 +3,7 @@ chunk at a time (speech frames, sensor readings)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Tuple, Union
 
 import numpy as np
 
