@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from . import _core
-from . import _threads
-from ._threads import _resolve_threads
+from ._threads import get_num_threads
 
 if TYPE_CHECKING:
     from ._stream import Stream
@@ -282,7 +281,7 @@ class _Recurrent:
 
     def _run(self, x: Any, h0: Any, c0: Any, lengths: Any):
         if lengths is None and type(x) is np.ndarray and x.ndim == 3 and _ready(x) and _ready(h0) and _ready(c0):
-            return self._net.forward(x, h0, c0, None, self.batch_first, _resolve_threads(self.num_threads))
+            return self._net.forward(x, h0, c0, None, self.batch_first, self.num_threads or get_num_threads())
         x = _as_float32(x, "x")
         I = self.input_size
         if x.ndim == 2:
@@ -310,7 +309,7 @@ class _Recurrent:
             h = None if h is None else h[:, None, :]
             c = None if c is None else c[:, None, :]
         lens = None if lengths is None else _as_lengths(lengths, batch, steps)
-        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, _resolve_threads(self.num_threads))
+        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, self.num_threads or get_num_threads())
         if batch is None:
             y, h_n = y[:, 0, :], h_n[:, 0, :]
             c_n = None if c_n is None else c_n[:, 0, :]
@@ -389,7 +388,7 @@ class LSTM(_Recurrent):
         if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
                 and x.flags.c_contiguous:  # the fast path: the core checks the shapes
             y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
-                                            self.num_threads or _threads._default_or_cpus())
+                                            self.num_threads or get_num_threads())
             return y, (h_n, c_n)
         h0 = c0 = None
         if state is not None:
@@ -444,7 +443,7 @@ class GRU(_Recurrent):
         if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
                 and x.flags.c_contiguous:  # the fast path: the core checks the shapes
             y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
-                                          self.num_threads or _threads._default_or_cpus())
+                                          self.num_threads or get_num_threads())
             return y, h_n
         y, h_n, _ = self._run(x, h0, None, lengths)
         return y, h_n
@@ -458,7 +457,7 @@ class _CellMixin:
 
     def _step(self, x: Any, h: Any, c: Any):
         if type(x) is np.ndarray and x.ndim == 2 and _ready(x) and _ready(h) and _ready(c):
-            return self._net.step(x, h, c, _resolve_threads(None))  # type: ignore[attr-defined]
+            return self._net.step(x, h, c, get_num_threads())  # type: ignore[attr-defined]
         x = _as_float32(x, "x")
         I = self.input_size  # type: ignore[attr-defined]
         H = self.hidden_size  # type: ignore[attr-defined]
@@ -476,7 +475,7 @@ class _CellMixin:
             return arr.reshape((1, 1, H) if batch is None else (1, batch, H))
 
         x3 = x.reshape((1, 1, I) if batch is None else (1, batch, I))
-        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, _resolve_threads(None))  # type: ignore[attr-defined]
+        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, get_num_threads())  # type: ignore[attr-defined]
         shape = expected
         return h_n.reshape(shape), None if c_n is None else c_n.reshape(shape)
 

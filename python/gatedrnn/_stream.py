@@ -7,7 +7,7 @@ from typing import Any, Tuple, Union
 
 import numpy as np
 
-from . import _threads
+from ._threads import get_num_threads
 from ._layers import _as_float32
 
 _F32 = np.dtype(np.float32)
@@ -64,7 +64,7 @@ class Stream:
         if x.ndim != 2:
             raise ValueError(
                 f"x: expected one step of shape ({self.batch_size}, {self._model.input_size}), got {tuple(x.shape)}")
-        return self._model._net.advance(x, self._h, self._c, False, self._threads or _threads._default_or_cpus())
+        return self._model._net.advance(x, self._h, self._c, False, self._threads or get_num_threads())
 
     def __call__(self, x: Any) -> np.ndarray:
         """Advance over a chunk of steps: x (T, batch_size, input_size) (or batch-first for a
@@ -74,7 +74,7 @@ class Stream:
             form = "(batch_size, T, input_size)" if self._batch_first else "(T, batch_size, input_size)"
             raise ValueError(f"x: expected a chunk of shape {form}, got {tuple(x.shape)}; use step() for one step")
         return self._model._net.advance(x, self._h, self._c, self._batch_first,
-                                 self._threads or _threads._default_or_cpus())
+                                 self._threads or get_num_threads())
 
     # -- the state ----------------------------------------------------------------------
     def reset(self) -> None:

@@ -31,11 +31,3 @@ def set_num_threads(n: int) -> None:
 def get_num_threads() -> int:
     """The number of threads layers use by default (the CPUs this process may run on)."""
     return _default_threads if _default_threads is not None else _cpus
-
-
-def _default_or_cpus() -> int:
-    return _default_threads or _cpus
-
-
-def _resolve_threads(n: Optional[int]) -> int:
-    return get_num_threads() if n is None else n
