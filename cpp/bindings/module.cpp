@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -50,13 +51,11 @@ std::string key(const char* base, int layer, int d) {
 class PyNetwork {
 public:
     PyNetwork(const std::string& kind, int input_size, int hidden_size, int num_layers,
-              bool bidirectional, int proj_size, bool linear_before_reset, const py::list& weights)
-        : net_(make_config(kind, input_size, hidden_size, num_layers, bidirectional, proj_size,
-                           linear_before_reset),
-               unpack(weights, make_config(kind, input_size, hidden_size, num_layers, bidirectional,
-                                           proj_size, linear_before_reset))) {
-        keep_.clear();  // packed: the PyTorch-layout arrays are no longer needed
-    }
+              bool bidirectional, int proj_size, bool linear_before_reset, const py::list& weights,
+              const py::dict& options)
+        : PyNetwork(make_config(kind, input_size, hidden_size, num_layers, bidirectional, proj_size,
+                                linear_before_reset, options),
+                    weights) {}
 
     const NetworkConfig& config() const { return net_.config(); }
 
@@ -172,6 +171,7 @@ public:
         const NetworkConfig& c = net_.config();
         const bool lstm = c.cell == CellType::lstm;
         if (c.bidirectional) throw std::invalid_argument("stream: a bidirectional network cannot stream");
+        if (c.reverse) throw std::invalid_argument("stream: a reverse network cannot stream (it needs the whole sequence)");
         if (x.ndim() != 2 && x.ndim() != 3)
             throw std::invalid_argument("x: expected one step (B, " + std::to_string(c.input_size) +
                                         ") or a chunk of steps, got shape " + shape_str(shape_of(x)));
@@ -221,9 +221,52 @@ public:
     }
 
 private:
+    PyNetwork(const NetworkConfig& config, const py::list& weights) : net_(config, unpack(weights, config)) {
+        keep_.clear();  // packed: the PyTorch-layout arrays are no longer needed
+    }
+
+    // The ONNX options: {"reverse": bool, "clip": float, "input_forget": bool,
+    // "peepholes": bool, "activations": [[(kind, alpha, beta) x 3] per direction]} (kinds
+    // are ActKind's numbers; Python normalises names and alpha/beta).
+    static void apply_options(NetworkConfig& c, const py::dict& o) {
+        for (const auto& item : o) {
+            const std::string k = item.first.cast<std::string>();
+            const py::handle v = item.second;
+            if (k == "reverse") {
+                c.reverse = v.cast<bool>();
+            } else if (k == "clip") {
+                c.clip = v.cast<float>();
+                if (!(c.clip >= 0.0f) || std::isinf(c.clip))
+                    throw std::invalid_argument("clip: expected a finite value > 0, got " + std::to_string(c.clip));
+            } else if (k == "input_forget") {
+                c.input_forget = v.cast<bool>();
+            } else if (k == "peepholes") {
+                c.peepholes = v.cast<bool>();
+            } else if (k == "activations") {
+                const py::sequence dirs = v.cast<py::sequence>();
+                if (py::len(dirs) != static_cast<size_t>(c.directions()))
+                    throw std::invalid_argument("activations: expected one list per direction");
+                for (size_t d = 0; d < py::len(dirs); ++d) {
+                    const py::sequence slots = dirs[d].cast<py::sequence>();
+                    if (py::len(slots) != 3) throw std::invalid_argument("activations: expected 3 slots (f, g, h)");
+                    for (size_t j = 0; j < 3; ++j) {
+                        const py::tuple t = slots[j].cast<py::tuple>();
+                        if (t.size() != 3) throw std::invalid_argument("activations: expected (kind, alpha, beta)");
+                        const int kind = t[0].cast<int>();
+                        if (kind < 0 || kind > static_cast<int>(ActKind::softplus))
+                            throw std::invalid_argument("activations: unknown kind " + std::to_string(kind));
+                        c.activations[d][j] = Activation{static_cast<ActKind>(kind), t[1].cast<float>(), t[2].cast<float>()};
+                    }
+                }
+            } else {
+                throw std::invalid_argument("options: unknown key '" + k + "'");
+            }
+        }
+    }
+
     static NetworkConfig make_config(const std::string& kind, int input_size, int hidden_size,
                                      int num_layers, bool bidirectional, int proj_size,
-                                     bool linear_before_reset) {
+                                     bool linear_before_reset, const py::dict& options) {
         NetworkConfig c;
         if (kind == "lstm") {
             c.cell = CellType::lstm;
@@ -240,6 +283,7 @@ private:
         c.linear_before_reset = linear_before_reset;
         if (input_size <= 0 || hidden_size <= 0 || num_layers <= 0)
             throw std::invalid_argument("input_size, hidden_size and num_layers must be positive");
+        apply_options(c, options);
         return c;
     }
 
@@ -255,7 +299,7 @@ private:
         for (int l = 0; l < c.num_layers; ++l) {
             for (int d = 0; d < D; ++d) {
                 const py::tuple t = weights[static_cast<size_t>(l * D + d)].cast<py::tuple>();
-                if (t.size() != 5) throw std::invalid_argument("weights: expected 5-tuples");
+                if (t.size() != 6) throw std::invalid_argument("weights: expected 6-tuples");
                 const auto get = [&](int i, const char* name, std::vector<py::ssize_t> shape,
                                      bool required) -> const float* {
                     if (t[i].is_none()) {
@@ -274,6 +318,7 @@ private:
                 w.b_ih = get(2, "bias_ih", {G * H}, false);
                 w.b_hh = get(3, "bias_hh", {G * H}, false);
                 w.w_hr = get(4, "weight_hr", {c.proj_size, H}, c.proj_size > 0);
+                w.p = get(5, "peephole", {3 * H}, c.peepholes);
                 out.push_back(w);
             }
         }
@@ -333,10 +378,10 @@ PYBIND11_MODULE(_core, m) {
           py::arg("x"), "Elementwise tanh with the selected ISA's kernel (float32).");
 
     py::class_<PyNetwork>(m, "Network", "A packed stack of LSTM or GRU layers (see gatedrnn.LSTM / GRU).")
-        .def(py::init<const std::string&, int, int, int, bool, int, bool, const py::list&>(),
+        .def(py::init<const std::string&, int, int, int, bool, int, bool, const py::list&, const py::dict&>(),
              py::arg("kind"), py::arg("input_size"), py::arg("hidden_size"), py::arg("num_layers"),
              py::arg("bidirectional"), py::arg("proj_size"), py::arg("linear_before_reset"),
-             py::arg("weights"))
+             py::arg("weights"), py::arg("options") = py::dict())
         .def("forward", &PyNetwork::forward, py::arg("x"), py::arg("h0") = py::none(),
              py::arg("c0") = py::none(), py::arg("lengths") = py::none(), py::arg("batch_first") = false,
              py::arg("num_threads") = 1,

@@ -31,6 +31,11 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
     require(c.proj_size >= 0 && c.proj_size < c.hidden_size,
             "proj_size must be in [0, hidden_size), got " + std::to_string(c.proj_size));
     require(c.cell == CellType::lstm || c.proj_size == 0, "proj_size is only supported by LSTM");
+    require(!(c.reverse && c.bidirectional), "reverse is for unidirectional networks");
+    require(c.clip >= 0.0f, "clip must be positive (0 for none)");
+    require(c.cell == CellType::lstm || !(c.input_forget || c.peepholes),
+            "input_forget and peepholes are LSTM options");
+    require(c.proj_size == 0 || !c.peepholes, "peepholes with proj_size are not supported");
     const int D = c.directions();
     require(static_cast<int>(weights.size()) == c.num_layers * D,
             "expected " + std::to_string(c.num_layers * D) + " sets of weights, got " +
@@ -64,6 +69,18 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
                 dir.w_hh = pack_panel(w.w_hh, H, H, 0, 2);
                 dir.w_hn = pack_panel(w.w_hh, H, H, 2, 1);
             }
+            require(!c.peepholes || w.p, "missing peepholes");
+            if (c.peepholes) dir.peepholes = pack_bias(w.p, H, 0, 3);
+            const Activation* act = c.activations[d];
+            const auto is = [](const Activation& a, ActKind k) { return a.kind == k; };
+            dir.has_options = c.clip > 0.0f || c.input_forget || c.peepholes || !is(act[0], ActKind::sigmoid) ||
+                              !is(act[1], ActKind::tanh) || (lstm && !is(act[2], ActKind::tanh));
+            dir.options.peepholes = c.peepholes ? dir.peepholes.data() : nullptr;
+            dir.options.clip = c.clip;
+            dir.options.input_forget = c.input_forget;
+            dir.options.f = act[0];
+            dir.options.g = act[1];
+            dir.options.h = act[2];
             dirs_.push_back(std::move(dir));
         }
     }
@@ -247,7 +264,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                             Workspace& ws) const {
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, H = c.hidden_size, Hout = c.out_size();
-    const bool lstm = c.cell == CellType::lstm, reverse = d == 1;
+    const bool lstm = c.cell == CellType::lstm, reverse = d == 1 || c.reverse;
     const int state = layer * c.directions() + d;
 
     // 1. Initial state (padding lanes stay zero).
@@ -328,6 +345,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
             args.rows = rp.view(n);
             args.b_hn = dir.b_hn.data();
             args.write_m = c.proj_size > 0;
+            args.options = dir.has_options ? &dir.options : nullptr;
             const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
                 const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
                 StepArgs a = args;

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 from typing import Dict, List
 
-from . import _core, reference
+from . import _core, onnx, reference
 from ._importers import from_torch
+from ._io import load
+from ._keras import from_keras
+from ._onnx_import import from_onnx
 from ._layers import GRU, LSTM, GRUCell, LSTMCell
 from ._stream import Stream
 from ._threads import get_num_threads, set_num_threads
@@ -28,6 +31,10 @@ __all__ = [
     "GRUCell",
     "Stream",
     "from_torch",
+    "from_onnx",
+    "from_keras",
+    "load",
+    "onnx",
     "reference",
     "available_isas",
     "selected_isa",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Union
 
 
-from ._layers import GRU, LSTM, GRUCell, LSTMCell
+from ._layers import GRU, LSTM, GRUCell, LSTMCell, weights_follow
 
 Layer = Union[LSTM, GRU, LSTMCell, GRUCell]
 
@@ -30,14 +30,16 @@ def from_torch(module: Any, *, num_threads: Any = None) -> Layer:
     nn = torch.nn
     if isinstance(module, (nn.LSTMCell, nn.GRUCell)):
         cls = LSTMCell if isinstance(module, nn.LSTMCell) else GRUCell
-        layer: Layer = cls(module.input_size, module.hidden_size, bias=module.bias, seed=0)
+        with weights_follow():
+            layer: Layer = cls(module.input_size, module.hidden_size, bias=module.bias, seed=0)
     elif isinstance(module, (nn.LSTM, nn.GRU)) and type(module).__name__ in ("LSTM", "GRU"):
         common = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
                       bidirectional=module.bidirectional, seed=0, num_threads=num_threads)
-        if isinstance(module, nn.LSTM):
-            layer = LSTM(module.input_size, module.hidden_size, proj_size=module.proj_size, **common)
-        else:
-            layer = GRU(module.input_size, module.hidden_size, **common)
+        with weights_follow():
+            if isinstance(module, nn.LSTM):
+                layer = LSTM(module.input_size, module.hidden_size, proj_size=module.proj_size, **common)
+            else:
+                layer = GRU(module.input_size, module.hidden_size, **common)
     else:
         raise TypeError(
             "module: expected torch.nn.LSTM, GRU, LSTMCell or GRUCell, got " + type(module).__module__ + "."

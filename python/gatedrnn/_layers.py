@@ -8,12 +8,14 @@ the layers, directions and time loop with the GIL released.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from . import _core
+from . import _activations, _core
 from ._threads import get_num_threads
 
 if TYPE_CHECKING:
@@ -23,6 +25,22 @@ __all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell"]
 
 _REAL_KINDS = "fiu"  # float, signed and unsigned integer dtypes are converted to float32
 _F32 = np.dtype(np.float32)
+
+
+# Set while an importer builds a layer whose weights it loads next: the constructor then
+# skips the random init and the packing (load_state_dict packs once).
+_weights_follow: ContextVar[bool] = ContextVar("gatedrnn_weights_follow", default=False)
+
+
+@contextlib.contextmanager
+def weights_follow():
+    """Layers constructed inside get zero parameters and no packed network until the
+    caller's ``load_state_dict`` (importers, ``load``, ``gatedrnn.onnx``): half the work."""
+    token = _weights_follow.set(True)
+    try:
+        yield
+    finally:
+        _weights_follow.reset(token)
 
 
 def _ready(a: Any) -> bool:
@@ -117,6 +135,13 @@ class _Recurrent:
         linear_before_reset: bool,
         seed: Optional[int],
         num_threads: Optional[int],
+        reverse: bool = False,
+        peepholes: bool = False,
+        input_forget: bool = False,
+        clip: Optional[float] = None,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
     ) -> None:
         self.input_size = _check_int(input_size, "input_size", 1)
         self.hidden_size = _check_int(hidden_size, "hidden_size", 1)
@@ -129,7 +154,11 @@ class _Recurrent:
         self.bidirectional = bool(bidirectional)
         self.linear_before_reset = bool(linear_before_reset)
         self.num_threads = None if num_threads is None else _check_int(num_threads, "num_threads", 1)
+        self._set_options(reverse, peepholes, input_forget, clip, activations, activation_alpha, activation_beta)
         self._check_capacity()
+        if _weights_follow.get():
+            self._params = {name: np.zeros(shape, np.float32) for name, shape in self._param_shapes().items()}
+            return  # load_state_dict builds the network
         # PyTorch's default init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in its name order.
         rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(self.hidden_size)
@@ -137,6 +166,59 @@ class _Recurrent:
             name: rng.uniform(-k, k, size=shape).astype(np.float32) for name, shape in self._param_shapes().items()
         }
         self._build()
+
+    def _set_options(self, reverse: Any, peepholes: Any, input_forget: Any, clip: Any, activations: Any,
+                     activation_alpha: Any, activation_beta: Any) -> None:
+        """The ONNX operators' options, validated; ``self._options`` is what the core takes."""
+        self.reverse = bool(reverse)
+        if self.reverse and self.bidirectional:
+            raise ValueError("reverse: a bidirectional layer already runs both ways; reverse=True needs bidirectional=False")
+        self.peepholes = bool(peepholes)
+        self.input_forget = bool(input_forget)
+        if self._kind == "gru" and (self.peepholes or self.input_forget):
+            raise ValueError("peepholes / input_forget: LSTM options, not a GRU's")
+        if self.peepholes and self.proj_size:
+            raise ValueError("peepholes: not supported together with proj_size > 0")
+        if clip is not None:
+            if isinstance(clip, bool) or not isinstance(clip, (int, float, np.integer, np.floating)):
+                raise TypeError(f"clip: expected a float > 0 or None, got {type(clip).__name__}")
+            clip = float(clip)
+            if not (0.0 < clip < float("inf")):
+                raise ValueError(f"clip: expected a finite value > 0 (or None for no clipping), got {clip}")
+        self.clip = clip
+        per_direction = 3 if self._kind == "lstm" else 2
+        table = _activations.slots(activations, activation_alpha, activation_beta, per_direction, self._directions)
+        self.activations = None if activations is None else [_activations.canonical(a, "activations") for a in activations]
+        self.activation_alpha = None if activation_alpha is None else [float(a) for a in activation_alpha]
+        self.activation_beta = None if activation_beta is None else [float(b) for b in activation_beta]
+        options: Dict[str, Any] = {}
+        if self.reverse:
+            options["reverse"] = True
+        if self.peepholes:
+            options["peepholes"] = True
+        if self.input_forget:
+            options["input_forget"] = True
+        if clip is not None:
+            options["clip"] = clip
+        if table is not None:
+            options["activations"] = table
+        self._options = options
+
+    def _init_args(self) -> Dict[str, Any]:
+        """Keyword arguments that rebuild this configuration with ``type(self)(**args)``
+        (JSON-serialisable; the weights come separately, from :meth:`state_dict`)."""
+        args: Dict[str, Any] = {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias}
+        if self._kind == "gru":
+            args["linear_before_reset"] = self.linear_before_reset
+        if self._cell:
+            return args
+        args.update(num_layers=self.num_layers, batch_first=self.batch_first, bidirectional=self.bidirectional,
+                    num_threads=self.num_threads, reverse=self.reverse, clip=self.clip,
+                    activations=self.activations, activation_alpha=self.activation_alpha,
+                    activation_beta=self.activation_beta)
+        if self._kind == "lstm":
+            args.update(proj_size=self.proj_size, peepholes=self.peepholes, input_forget=self.input_forget)
+        return args
 
     def _check_capacity(self) -> None:
         """Sizes the core cannot index raise ValueError, and a model whose parameters cannot
@@ -200,6 +282,8 @@ class _Recurrent:
                     shapes["bias_hh" + s] = (gh,)
                 if self.proj_size:
                     shapes["weight_hr" + s] = (self.proj_size, self.hidden_size)
+                if self.peepholes:
+                    shapes["peephole" + s] = (3 * self.hidden_size,)
         return shapes
 
     def _build(self) -> None:
@@ -208,9 +292,8 @@ class _Recurrent:
         for layer in range(self.num_layers):
             for d in range(self._directions):
                 s = self._suffix(layer, d)
-                weights.append(
-                    (p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s), p.get("weight_hr" + s))
-                )
+                weights.append((p["weight_ih" + s], p["weight_hh" + s], p.get("bias_ih" + s), p.get("bias_hh" + s),
+                                p.get("weight_hr" + s), p.get("peephole" + s)))
         self._net = _core.Network(
             self._kind,
             self.input_size,
@@ -220,6 +303,7 @@ class _Recurrent:
             self.proj_size,
             self.linear_before_reset,
             weights,
+            self._options,
         )
 
     def state_dict(self) -> Dict[str, np.ndarray]:
@@ -259,6 +343,20 @@ class _Recurrent:
         except Exception:
             self._params = old
             raise
+
+    def save(self, path: Any) -> None:
+        """Write the configuration and weights to ``path`` in safetensors format (the
+        weights under their PyTorch names, the configuration in the metadata); read it
+        back with :func:`gatedrnn.load`."""
+        from ._io import save
+
+        save(self, path)
+
+    def __reduce__(self):
+        """Pickling: the configuration and the weights (the packed panels are rebuilt)."""
+        from ._io import reduce_layer
+
+        return reduce_layer(self)
 
     def stream(self, batch_size: int = 1) -> "Stream":
         """A :class:`~gatedrnn.Stream` over this model: the state kept inside, advanced a
@@ -332,6 +430,12 @@ class _Recurrent:
             args.append("bias=False")
         if self._kind == "gru" and not self.linear_before_reset:
             args.append("linear_before_reset=False")
+        for name in ("reverse", "peepholes", "input_forget"):
+            if getattr(self, name):
+                args.append(f"{name}=True")
+        for name in ("clip", "activations", "activation_alpha", "activation_beta"):
+            if getattr(self, name) is not None:
+                args.append(f"{name}={getattr(self, name)!r}")
         return f"{type(self).__name__}({', '.join(args)})"
 
 
@@ -356,7 +460,22 @@ class LSTM(_Recurrent):
     - Returns float32 arrays: y (T, B, D*H_out) (batch-first if ``batch_first``), h_n, c_n.
       H_out = proj_size or hidden_size.
 
-    Raises ValueError / TypeError naming the argument on wrong shapes or dtypes.
+    The ONNX operator's options (keyword-only; the defaults are PyTorch's cell):
+
+    - ``reverse``: a unidirectional layer runs from each row's last valid step back to
+      step 0 (ONNX direction="reverse", Keras go_backwards); y stays aligned with x.
+    - ``peepholes``: adds ``peephole_l{k}`` (3*hidden_size,), gates i, f, o:
+      i += p_i * c, f += p_f * c before their activations, o += p_o * c' (not with proj_size).
+    - ``input_forget``: f = 1 - i.  ``clip``: every gate pre-activation is clamped to
+      [-clip, clip] (not the cell state).
+    - ``activations``: ONNX names (Sigmoid, Tanh, Relu, Affine, LeakyRelu, ThresholdedRelu,
+      ScaledTanh, HardSigmoid, Elu, Softsign, Softplus; any case) for f (gates), g (cell
+      candidate), h (output of c): 3 names, or 3 per direction; ``activation_alpha`` /
+      ``activation_beta``: their parameters, consumed in order as in ONNX (ONNX's defaults
+      when short). Sigmoid and tanh run vectorised, the others lane by lane.
+
+    All run on the fused kernels. Raises ValueError / TypeError naming the argument on
+    wrong shapes or dtypes.
 
     Example::
 
@@ -381,8 +500,17 @@ class LSTM(_Recurrent):
         *,
         seed: Optional[int] = None,
         num_threads: Optional[int] = None,
+        reverse: bool = False,
+        peepholes: bool = False,
+        input_forget: bool = False,
+        clip: Optional[float] = None,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size, True, seed, num_threads)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size, True, seed,
+                         num_threads, reverse, peepholes, input_forget, clip, activations, activation_alpha,
+                         activation_beta)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
         if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
@@ -411,7 +539,8 @@ class GRU(_Recurrent):
         h' = (1 - z) * n + z * h
 
     Call ``y, h_n = gru(x, h0=None, *, lengths=None)``; shapes as in :class:`LSTM`
-    (H_out = hidden_size).
+    (H_out = hidden_size). ``reverse``, ``clip`` and ``activations`` (2 per direction: f
+    for r and z, g for n) as in :class:`LSTM`.
 
     Example::
 
@@ -436,8 +565,14 @@ class GRU(_Recurrent):
         linear_before_reset: bool = True,
         seed: Optional[int] = None,
         num_threads: Optional[int] = None,
+        reverse: bool = False,
+        clip: Optional[float] = None,
+        activations: Optional[Sequence[str]] = None,
+        activation_alpha: Optional[Sequence[float]] = None,
+        activation_beta: Optional[Sequence[float]] = None,
     ) -> None:
-        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0, linear_before_reset, seed, num_threads)
+        super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0, linear_before_reset,
+                         seed, num_threads, reverse, False, False, clip, activations, activation_alpha, activation_beta)
 
     def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
         if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \

@@ -42,6 +42,8 @@ class Stream:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
         if getattr(model, "bidirectional", False):
             raise ValueError("stream: a bidirectional model needs the whole sequence; it cannot stream")
+        if getattr(model, "reverse", False):
+            raise ValueError("stream: a reverse model starts from the last step; it cannot stream")
         self._model = model  # its network is looked up per call: load_state_dict replaces it
         self._cell = bool(getattr(model, "_cell", False))
         self._batch_first = bool(getattr(model, "batch_first", False)) and not self._cell

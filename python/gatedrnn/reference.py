@@ -552,3 +552,572 @@ def gru_cell(x, state_dict, h=None, *, linear_before_reset=True):
     h = _prepare_cell_state("h", h, x.shape[0], w.w_hh.shape[1], unbatched)
     (h,) = _gru_step(w, x, h, linear_before_reset=linear_before_reset)
     return h[0] if unbatched else h
+
+
+# ======================================================================================
+# The ONNX LSTM and GRU operators
+# ======================================================================================
+#
+# ``onnx_lstm`` and ``onnx_gru`` follow the ONNX operator definitions (opset 14+) word for
+# word, with ONNX's tensor names, gate orders and shapes. ``D`` is the number of
+# directions (2 for "bidirectional", else 1), ``G`` the number of gates (4 LSTM, 3 GRU).
+#
+# =============== ======================= ======================= =========================
+# tensor          layout=0                layout=1                gate order / content
+# =============== ======================= ======================= =========================
+# X               (T, B, I)               (B, T, I)
+# W               (D, G*H, I)             same                    LSTM i,o,f,c; GRU z,r,h
+# R               (D, G*H, H)             same                    same
+# B               (D, 2*G*H)              same                    [Wb, Rb], each gate-ordered
+# sequence_lens   (B,)                    same                    0 <= len <= T
+# initial_h, _c   (D, B, H)               (B, D, H)
+# P (LSTM only)   (D, 3*H)                same                    i, o, f
+# Y               (T, D, B, H)            (B, T, D, H)
+# Y_h, Y_c        (D, B, H)               (B, D, H)
+# =============== ======================= ======================= =========================
+#
+# LSTM (``f``, ``g``, ``h`` are activation slots, default Sigmoid, Tanh, Tanh; ``clip``
+# is applied to the gate pre-activations, the arguments of f and g below, which are
+# clamped to [-clip, clip] just before the activation is applied)::
+#
+#     i  = f(X W_i^T + H R_i^T + P_i * C + Wb_i + Rb_i)
+#     f_ = f(X W_f^T + H R_f^T + P_f * C + Wb_f + Rb_f)   input_forget=1:  f_ = 1 - i
+#     c  = g(X W_c^T + H R_c^T + Wb_c + Rb_c)
+#     C' = f_ * C + i * c                                 (the state itself is not clipped)
+#     o  = f(X W_o^T + H R_o^T + P_o * C' + Wb_o + Rb_o)
+#     H' = o * h(C')                                      (C' is not clipped here either)
+#
+# The text says clip "is applied to the input of activations", which could also take in
+# h's argument C'. onnxruntime clamps only the arguments of f and g, and so do this
+# reference and gatedrnn; ``onnx_lstm(..., clip_h_input=True)`` clamps C' too.
+#
+# GRU (``f``, ``g`` default Sigmoid, Tanh)::
+#
+#     z  = f(X W_z^T + H R_z^T + Wb_z + Rb_z)
+#     r  = f(X W_r^T + H R_r^T + Wb_r + Rb_r)
+#     h  = g(X W_h^T + (r * H) R_h^T + Rb_h + Wb_h)        linear_before_reset=0
+#     h  = g(X W_h^T + r * (H R_h^T + Rb_h) + Wb_h)        linear_before_reset=1
+#     H' = (1 - z) * h + z * H
+#
+# Directions: "forward" runs t = 0 .. len-1, "reverse" runs t = len-1 .. 0 (each row
+# reverses only its valid prefix and starts from its initial state), "bidirectional"
+# does both; direction 0 is forward, direction 1 reverse. Y[t] is always the output
+# computed at input step t; Y is zero at t >= len. Y_h/Y_c hold the state after each
+# row's last step (step len-1 forward, step 0 reverse); a row with len == 0 keeps its
+# initial state. This is the time loop ``_run_direction`` used by ``lstm``/``gru`` above.
+#
+# Where onnxruntime 1.32 (CPU) differs from the ONNX text, this reference keeps to the
+# text (tests/test_reference_onnx.py measures each difference):
+#
+# * activation defaults: onnxruntime uses 0 for the alpha/beta that ONNX defaults to
+#   other values for Affine (1, 0), ThresholdedRelu (1) and ScaledTanh (1, 1); its
+#   LeakyRelu, HardSigmoid and Elu defaults agree with ONNX.
+# * ThresholdedRelu: the RNN operators' text says ``x if x >= alpha``, onnxruntime (and
+#   the standalone ThresholdedRelu operator) ``x if x > alpha``; only x == alpha differs.
+# * sequence_lens 0: the text says nothing; here the row keeps its initial state (as a
+#   packed PyTorch sequence does), onnxruntime returns zeros in Y_h and Y_c.
+# * onnxruntime also rejects layout=1, 3 (GRU: 2) activation names for "bidirectional",
+#   and ignores left-over activation_alpha/beta values; Softplus overflows to inf for
+#   inputs above ~88.7 (float32 exp) where log(1 + e^x) is finite.
+
+
+class OnnxActivationSlot(NamedTuple):
+    """One activation slot of an ONNX RNN operator: canonical name and its parameters.
+
+    ``alpha``/``beta`` are floats for functions that take them and None otherwise.
+    """
+
+    name: str
+    alpha: Optional[float]
+    beta: Optional[float]
+
+
+#: The activation functions of the ONNX RNN operators, canonical spelling ->
+#: ``(default alpha, default beta)``; None means the function takes no such parameter.
+#: The defaults are those of the ONNX operators of the same name (ScaledTanh, which has
+#: no operator of its own any more, uses alpha = beta = 1).
+ONNX_ACTIVATIONS = {
+    "Relu": (None, None),
+    "Tanh": (None, None),
+    "Sigmoid": (None, None),
+    "Affine": (1.0, 0.0),
+    "LeakyRelu": (0.01, None),
+    "ThresholdedRelu": (1.0, None),
+    "ScaledTanh": (1.0, 1.0),
+    "HardSigmoid": (0.2, 0.5),
+    "Elu": (1.0, None),
+    "Softsign": (None, None),
+    "Softplus": (None, None),
+}
+
+_ONNX_ACTIVATION_BY_LOWER = {name.lower(): name for name in ONNX_ACTIVATIONS}
+
+# Default activations of one direction: LSTM (f, g, h), GRU (f, g).
+_ONNX_DEFAULT_ACTIVATIONS = {3: ("Sigmoid", "Tanh", "Tanh"), 2: ("Sigmoid", "Tanh")}
+
+
+def _onnx_float_list(name: str, values) -> list:
+    """An ONNX float-list attribute (None: empty) as a list of Python floats."""
+    if values is None:
+        return []
+    if isinstance(values, (str, bytes)) or np.ndim(values) != 1:
+        raise TypeError(f"{name}: expected a 1-D sequence of floats or None, got {values!r}")
+    arr = np.asarray(values)
+    if arr.size and arr.dtype.kind not in "biuf":
+        raise TypeError(f"{name}: expected floats, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
+    return arr.tolist()
+
+
+def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, strict=True):
+    """Resolve ONNX ``activations``/``activation_alpha``/``activation_beta`` attributes.
+
+    Args:
+        activations: None (the operator's defaults: LSTM Sigmoid, Tanh, Tanh; GRU
+            Sigmoid, Tanh) or a sequence of names, case-insensitive, from
+            ``ONNX_ACTIVATIONS``; either ``count`` names (used by every direction) or
+            ``count * num_directions`` names (forward's, then reverse's).
+        alpha, beta: None or sequences of floats, consumed in order by the listed
+            functions that take an alpha (resp. a beta): Affine, LeakyRelu,
+            ThresholdedRelu, ScaledTanh, HardSigmoid, Elu (alpha); Affine, ScaledTanh,
+            HardSigmoid (beta). When a list is missing or runs short, the remaining
+            functions use their ONNX defaults (``ONNX_ACTIVATIONS``). Values left over
+            at the end are an error if ``strict``, else ignored (as onnxruntime does).
+        count: activations per direction: 3 for LSTM (f, g, h), 2 for GRU (f, g).
+        num_directions: 1, or 2 for bidirectional.
+        strict: reject left-over alpha/beta values (default) or ignore them.
+
+    Returns:
+        A list of ``count * num_directions`` ``OnnxActivationSlot(name, alpha, beta)``,
+        slot ``d * count + k`` for direction ``d``; names in canonical spelling,
+        ``alpha``/``beta`` None for functions that do not take them. When ``count``
+        names are given for two directions, the resolved slots (parameters included)
+        are repeated for the reverse direction.
+
+    Raises:
+        ValueError: wrong number of names, unknown name, left-over alpha/beta values
+            (``strict`` only).
+        TypeError: names that are not strings, alpha/beta that are not numbers.
+    """
+    if count not in _ONNX_DEFAULT_ACTIVATIONS:
+        raise ValueError(f"count: expected 3 (LSTM) or 2 (GRU), got {count!r}")
+    if num_directions not in (1, 2):
+        raise ValueError(f"num_directions: expected 1 or 2, got {num_directions!r}")
+    alphas = _onnx_float_list("activation_alpha", alpha)
+    betas = _onnx_float_list("activation_beta", beta)
+    if activations is None:
+        names = list(_ONNX_DEFAULT_ACTIVATIONS[count])
+    elif isinstance(activations, (str, bytes)):
+        raise TypeError(
+            f"activations: expected a sequence of names, got the string {activations!r}"
+        )
+    else:
+        names = list(activations)
+    allowed = sorted({count, count * num_directions})
+    if len(names) not in allowed:
+        expected = " or ".join(str(n) for n in allowed)
+        raise ValueError(f"activations: expected {expected} names, got {len(names)}: {names!r}")
+
+    slots = []
+    for k, name in enumerate(names):
+        if not isinstance(name, str):
+            raise TypeError(f"activations[{k}]: expected a str, got {type(name).__name__}")
+        canonical = _ONNX_ACTIVATION_BY_LOWER.get(name.lower())
+        if canonical is None:
+            raise ValueError(
+                f"activations[{k}]: unknown activation {name!r}; expected one of "
+                f"{list(ONNX_ACTIVATIONS)} (case-insensitive)"
+            )
+        default_alpha, default_beta = ONNX_ACTIVATIONS[canonical]
+        a = b = None
+        if default_alpha is not None:
+            a = alphas.pop(0) if alphas else default_alpha
+        if default_beta is not None:
+            b = betas.pop(0) if betas else default_beta
+        slots.append(OnnxActivationSlot(canonical, a, b))
+    for attr, left in (("activation_alpha", alphas), ("activation_beta", betas)):
+        if left and strict:
+            raise ValueError(
+                f"{attr}: {len(left)} value(s) left over {left} after the activations "
+                f"{[s.name for s in slots]} consumed theirs"
+            )
+    if len(slots) == count and num_directions == 2:
+        slots = slots + slots
+    return slots
+
+
+def onnx_activation(x, name, alpha=None, beta=None):
+    """Apply the ONNX RNN activation ``name`` (case-insensitive) elementwise, in float64.
+
+    Missing ``alpha``/``beta`` take the ONNX defaults of ``ONNX_ACTIVATIONS``::
+
+        Relu            max(0, x)
+        Tanh            tanh(x)
+        Sigmoid         1 / (1 + exp(-x))
+        Affine          alpha * x + beta
+        LeakyRelu       x if x >= 0 else alpha * x
+        ThresholdedRelu x if x >= alpha else 0   (the RNN operators' text; the
+                        standalone ThresholdedRelu operator and onnxruntime use x > alpha)
+        ScaledTanh      alpha * tanh(beta * x)
+        HardSigmoid     min(max(alpha * x + beta, 0), 1)
+        Elu             x if x >= 0 else alpha * (exp(x) - 1)
+        Softsign        x / (1 + |x|)
+        Softplus        log(1 + exp(x))
+    """
+    if not isinstance(name, str) or name.lower() not in _ONNX_ACTIVATION_BY_LOWER:
+        raise ValueError(f"name: expected one of {list(ONNX_ACTIVATIONS)}, got {name!r}")
+    canonical = _ONNX_ACTIVATION_BY_LOWER[name.lower()]
+    default_alpha, default_beta = ONNX_ACTIVATIONS[canonical]
+    a = float(default_alpha if alpha is None else alpha) if default_alpha is not None else None
+    b = float(default_beta if beta is None else beta) if default_beta is not None else None
+    x = _as_float64("x", x)
+    with np.errstate(over="ignore", under="ignore"):
+        if canonical == "Relu":
+            return np.maximum(x, 0.0)
+        if canonical == "Tanh":
+            return tanh(x)
+        if canonical == "Sigmoid":
+            return sigmoid(x)
+        if canonical == "Affine":
+            return a * x + b
+        if canonical == "LeakyRelu":
+            return np.where(x >= 0, x, a * x)
+        if canonical == "ThresholdedRelu":
+            return np.where(x >= a, x, 0.0)
+        if canonical == "ScaledTanh":
+            return a * np.tanh(b * x)
+        if canonical == "HardSigmoid":
+            return np.clip(a * x + b, 0.0, 1.0)
+        if canonical == "Elu":
+            return np.where(x >= 0, x, a * np.expm1(np.minimum(x, 0.0)))
+        if canonical == "Softsign":
+            return x / (1.0 + np.abs(x))
+        return np.logaddexp(0.0, x)  # Softplus: log(1 + exp(x)) without overflow
+
+
+def _onnx_slot_function(slot: OnnxActivationSlot) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda v: onnx_activation(v, slot.name, slot.alpha, slot.beta)
+
+
+class _OnnxOperands(NamedTuple):
+    """Checked operands of one ONNX RNN call, converted to layout 0 and float64."""
+
+    x: np.ndarray  # (T, B, I)
+    w: np.ndarray  # (D, G*H, I)
+    r: np.ndarray  # (D, G*H, H)
+    b: np.ndarray  # (D, 2*G*H), zeros when absent
+    lengths: np.ndarray  # (B,) int64
+    states: tuple  # initial states, each (D, B, H), zeros when absent
+    hidden_size: int
+    num_dirs: int
+    clip: Optional[float]
+    layout: int  # 0 or 1: the layout of the outputs to return
+
+
+_ONNX_DIRECTIONS = ("forward", "reverse", "bidirectional")
+
+
+def _onnx_flag(name: str, value) -> int:
+    """An ONNX 0/1 integer attribute."""
+    if isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, (int, np.integer)) and value in (0, 1)
+    ):
+        return int(value)
+    raise ValueError(f"{name}: expected 0 or 1, got {value!r}")
+
+
+def _onnx_operands(gates, X, W, R, B, sequence_lens, states, *, hidden_size, direction,
+                   clip, layout) -> _OnnxOperands:
+    """Check shapes, dtypes and attributes shared by ``onnx_lstm`` and ``onnx_gru``.
+
+    ``states`` is a tuple of ``(argument name, array or None)`` for the initial states.
+    """
+    if direction not in _ONNX_DIRECTIONS:
+        raise ValueError(f"direction: expected one of {_ONNX_DIRECTIONS}, got {direction!r}")
+    num_dirs = 2 if direction == "bidirectional" else 1
+    layout = _onnx_flag("layout", layout)
+    if clip is not None:
+        if isinstance(clip, (bool, np.bool_)) or not isinstance(clip, (int, float, np.number)):
+            raise TypeError(f"clip: expected a float > 0 or None, got {clip!r}")
+        clip = float(clip)
+        if not clip > 0:  # also rejects NaN
+            raise ValueError(f"clip: expected a float > 0 or None, got {clip!r}")
+
+    X = _as_float64("X", X)
+    if X.ndim != 3:
+        raise ValueError(
+            f"X: expected a 3-D array {'(B, T, I)' if layout else '(T, B, I)'} "
+            f"(layout={layout}), got shape {X.shape}"
+        )
+    if layout:
+        X = X.transpose(1, 0, 2)  # (B, T, I) -> (T, B, I)
+    num_steps, batch, input_size = X.shape
+
+    R = _as_float64("R", R)
+    if R.ndim != 3 or R.shape[-1] == 0:
+        raise ValueError(
+            f"R: expected shape ({num_dirs}, {gates}*hidden_size, hidden_size), got {R.shape}"
+        )
+    hidden = R.shape[-1]
+    if hidden_size is not None:
+        if isinstance(hidden_size, (bool, np.bool_)) or not isinstance(
+            hidden_size, (int, np.integer)
+        ):
+            raise TypeError(f"hidden_size: expected an int or None, got {hidden_size!r}")
+        if hidden_size != hidden:
+            raise ValueError(
+                f"hidden_size: {hidden_size} does not match R of shape {R.shape} "
+                f"(expected ({num_dirs}, {gates * hidden_size}, {hidden_size}))"
+            )
+    if R.shape != (num_dirs, gates * hidden, hidden):
+        raise ValueError(
+            f"R: expected shape {(num_dirs, gates * hidden, hidden)} (direction={direction!r}, "
+            f"hidden_size={hidden}), got {R.shape}"
+        )
+    W = _as_float64("W", W)
+    if W.shape != (num_dirs, gates * hidden, input_size):
+        raise ValueError(
+            f"W: expected shape {(num_dirs, gates * hidden, input_size)} (direction="
+            f"{direction!r}, hidden_size={hidden}, input_size={input_size}), got {W.shape}"
+        )
+    if B is None:
+        B = np.zeros((num_dirs, 2 * gates * hidden))
+    else:
+        B = _as_float64("B", B)
+        if B.shape != (num_dirs, 2 * gates * hidden):
+            raise ValueError(
+                f"B: expected shape {(num_dirs, 2 * gates * hidden)} ([Wb, Rb] per direction), "
+                f"got {B.shape}"
+            )
+
+    if sequence_lens is None:
+        lengths = np.full(batch, num_steps, dtype=np.int64)
+    else:
+        lengths = np.asarray(sequence_lens)
+        if lengths.dtype.kind not in "iu" and lengths.size:
+            raise TypeError(f"sequence_lens: expected integers, got dtype {lengths.dtype}")
+        if lengths.shape != (batch,):
+            raise ValueError(
+                f"sequence_lens: expected shape ({batch},) (batch size), got {lengths.shape}"
+            )
+        if lengths.size and (lengths.min() < 0 or lengths.max() > num_steps):
+            raise ValueError(
+                f"sequence_lens: expected 0 <= len <= T={num_steps}, got values in "
+                f"[{lengths.min()}, {lengths.max()}]"
+            )
+        lengths = lengths.astype(np.int64)
+
+    state_shape = (batch, num_dirs, hidden) if layout else (num_dirs, batch, hidden)
+    checked = []
+    for name, s in states:
+        if s is None:
+            checked.append(np.zeros((num_dirs, batch, hidden)))
+            continue
+        s = _as_float64(name, s)
+        if s.shape != state_shape:
+            raise ValueError(
+                f"{name}: expected shape {state_shape} (layout={layout}), got {s.shape}"
+            )
+        checked.append(s.transpose(1, 0, 2) if layout else s)
+    return _OnnxOperands(X, W, R, B, lengths, tuple(checked), hidden, num_dirs, clip, layout)
+
+
+def _onnx_clip(v, clip):
+    """Clamp ``v`` to ``[-clip, clip]`` (no-op when ``clip`` is None)."""
+    return v if clip is None else np.clip(v, -clip, clip)
+
+
+def _onnx_outputs(per_direction, layout):
+    """Stack per-direction ``(y (T,B,H), final states...)`` into the ONNX outputs."""
+    y = np.stack([out[0] for out in per_direction], axis=1)  # (T, D, B, H)
+    finals = [
+        np.stack([out[1][k] for out in per_direction], axis=0)  # (D, B, H)
+        for k in range(len(per_direction[0][1]))
+    ]
+    if layout:
+        y = y.transpose(2, 0, 1, 3)  # (B, T, D, H)
+        finals = [s.transpose(1, 0, 2) for s in finals]  # (B, D, H)
+    return (np.ascontiguousarray(y),) + tuple(np.ascontiguousarray(s) for s in finals)
+
+
+class _OnnxLstmWeights(NamedTuple):
+    """One direction of an ONNX LSTM, split per gate (H hidden, I input units)."""
+
+    w: dict  # gate -> (H, I) input weights, gates "i", "o", "f", "c"
+    r: dict  # gate -> (H, H) recurrent weights
+    b: dict  # gate -> (H,)  Wb + Rb
+    p: dict  # "i", "o", "f" -> (H,) peepholes
+
+
+def _onnx_lstm_weights(ops: _OnnxOperands, P, d: int) -> _OnnxLstmWeights:
+    gates = ("i", "o", "f", "c")
+    wb, rb = np.split(ops.b[d], 2)
+    return _OnnxLstmWeights(
+        w=dict(zip(gates, np.split(ops.w[d], 4))),
+        r=dict(zip(gates, np.split(ops.r[d], 4))),
+        b=dict(zip(gates, np.split(wb + rb, 4))),
+        p=dict(zip(("i", "o", "f"), np.split(P[d], 3))),
+    )
+
+
+def _onnx_lstm_step(w: _OnnxLstmWeights, act, clip, input_forget, clip_h_input, x, h_prev,
+                    c_prev):
+    """One ONNX LSTM step for a batch of rows: ``(x (b, I), H (b, H), C (b, H)) -> (H', C')``.
+
+    ``act`` are the three activation functions ``(f, g, h)``; ``clip_h_input``: whether
+    ``clip`` also clamps the argument of ``h``.
+    """
+    f, g, h = act
+
+    def pre(gate, peephole=None):  # the clipped pre-activation of one gate
+        v = x @ w.w[gate].T + h_prev @ w.r[gate].T + w.b[gate]
+        if peephole is not None:
+            v = v + w.p[gate] * peephole
+        return _onnx_clip(v, clip)
+
+    i = f(pre("i", c_prev))
+    forget = 1.0 - i if input_forget else f(pre("f", c_prev))
+    c = g(pre("c"))
+    c_new = forget * c_prev + i * c
+    o = f(pre("o", c_new))
+    return o * h(_onnx_clip(c_new, clip) if clip_h_input else c_new), c_new
+
+
+def onnx_lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
+              hidden_size=None, direction="forward", activations=None, activation_alpha=None,
+              activation_beta=None, clip=None, input_forget=0, layout=0, clip_h_input=False):
+    """The ONNX ``LSTM`` operator (opset 14+) in float64.
+
+    Inputs and attributes are the operator's, with the same names, shapes and gate
+    orders (W/R/B: i, o, f, c; P: i, o, f), see the table above. Optional inputs
+    default to zeros; ``hidden_size`` is inferred from ``R`` and, if given, must match.
+    ``activations`` etc. are resolved by ``onnx_activation_slots(..., count=3)``
+    (``count`` names are also accepted for "bidirectional", used by both directions).
+
+    ``clip_h_input`` is not an ONNX attribute: False (the default) clamps only the inputs
+    of f and g, as onnxruntime does; True also clamps the input of h
+    (``H' = o * h(clip(C'))``), the other reading of the ONNX text.
+
+    Returns:
+        ``(Y, Y_h, Y_c)`` float64: ``Y`` ``(T, D, B, H)``, ``Y_h``/``Y_c`` ``(D, B, H)``
+        (layout=1: ``(B, T, D, H)`` and ``(B, D, H)``).
+    """
+    ops = _onnx_operands(
+        4, X, W, R, B, sequence_lens, (("initial_h", initial_h), ("initial_c", initial_c)),
+        hidden_size=hidden_size, direction=direction, clip=clip, layout=layout,
+    )
+    hidden, num_dirs = ops.hidden_size, ops.num_dirs
+    input_forget = _onnx_flag("input_forget", input_forget)
+    if P is None:
+        P = np.zeros((num_dirs, 3 * hidden))
+    else:
+        P = _as_float64("P", P)
+        if P.shape != (num_dirs, 3 * hidden):
+            raise ValueError(
+                f"P: expected shape {(num_dirs, 3 * hidden)} (peepholes i, o, f per "
+                f"direction), got {P.shape}"
+            )
+    slots = onnx_activation_slots(
+        activations, activation_alpha, activation_beta, 3, num_directions=num_dirs
+    )
+
+    results = []
+    for d in range(num_dirs):
+        w = _onnx_lstm_weights(ops, P, d)
+        act = tuple(_onnx_slot_function(s) for s in slots[3 * d: 3 * d + 3])
+
+        def step(x, h, c, w=w, act=act):
+            return _onnx_lstm_step(w, act, ops.clip, input_forget, bool(clip_h_input), x, h, c)
+
+        results.append(
+            _run_direction(step, ops.x, tuple(s[d] for s in ops.states), ops.lengths,
+                           reverse=direction == "reverse" or d == 1)
+        )
+    return _onnx_outputs(results, ops.layout)
+
+
+class _OnnxGruWeights(NamedTuple):
+    """One direction of an ONNX GRU, split per gate (H hidden, I input units)."""
+
+    w: dict  # gate -> (H, I) input weights, gates "z", "r", "h"
+    r: dict  # gate -> (H, H) recurrent weights
+    wb: dict  # gate -> (H,) input bias
+    rb: dict  # gate -> (H,) recurrent bias
+
+
+def _onnx_gru_weights(ops: _OnnxOperands, d: int) -> _OnnxGruWeights:
+    gates = ("z", "r", "h")
+    wb, rb = np.split(ops.b[d], 2)
+    return _OnnxGruWeights(
+        w=dict(zip(gates, np.split(ops.w[d], 3))),
+        r=dict(zip(gates, np.split(ops.r[d], 3))),
+        wb=dict(zip(gates, np.split(wb, 3))),
+        rb=dict(zip(gates, np.split(rb, 3))),
+    )
+
+
+def _onnx_gru_step(w: _OnnxGruWeights, act, clip, linear_before_reset, x, h_prev):
+    """One ONNX GRU step for a batch of rows: ``(x (b, I), H (b, H)) -> (H',)``.
+
+    ``act`` are the two activation functions ``(f, g)``. Returns a 1-tuple (the time
+    loop expects a tuple of states).
+    """
+    f, g = act
+    z = f(_onnx_clip(x @ w.w["z"].T + h_prev @ w.r["z"].T + w.wb["z"] + w.rb["z"], clip))
+    r = f(_onnx_clip(x @ w.w["r"].T + h_prev @ w.r["r"].T + w.wb["r"] + w.rb["r"], clip))
+    if linear_before_reset:
+        pre = x @ w.w["h"].T + r * (h_prev @ w.r["h"].T + w.rb["h"]) + w.wb["h"]
+    else:
+        pre = x @ w.w["h"].T + (r * h_prev) @ w.r["h"].T + w.rb["h"] + w.wb["h"]
+    h = g(_onnx_clip(pre, clip))
+    return ((1.0 - z) * h + z * h_prev,)
+
+
+def onnx_gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, hidden_size=None,
+             direction="forward", activations=None, activation_alpha=None,
+             activation_beta=None, clip=None, linear_before_reset=0, layout=0):
+    """The ONNX ``GRU`` operator (opset 14+) in float64.
+
+    Inputs and attributes are the operator's, with the same names, shapes and gate
+    orders (W/R/B: z, r, h), see the table above. Optional inputs default to zeros;
+    ``hidden_size`` is inferred from ``R`` and, if given, must match. ``activations``
+    etc. are resolved by ``onnx_activation_slots(..., count=2)``.
+
+    Returns:
+        ``(Y, Y_h)`` float64: ``Y`` ``(T, D, B, H)``, ``Y_h`` ``(D, B, H)`` (layout=1:
+        ``(B, T, D, H)`` and ``(B, D, H)``).
+    """
+    ops = _onnx_operands(
+        3, X, W, R, B, sequence_lens, (("initial_h", initial_h),),
+        hidden_size=hidden_size, direction=direction, clip=clip, layout=layout,
+    )
+    linear_before_reset = _onnx_flag("linear_before_reset", linear_before_reset)
+    slots = onnx_activation_slots(
+        activations, activation_alpha, activation_beta, 2, num_directions=ops.num_dirs
+    )
+
+    results = []
+    for d in range(ops.num_dirs):
+        w = _onnx_gru_weights(ops, d)
+        act = tuple(_onnx_slot_function(s) for s in slots[2 * d: 2 * d + 2])
+
+        def step(x, h, w=w, act=act):
+            return _onnx_gru_step(w, act, ops.clip, linear_before_reset, x, h)
+
+        results.append(
+            _run_direction(step, ops.x, (ops.states[0][d],), ops.lengths,
+                           reverse=direction == "reverse" or d == 1)
+        )
+    return _onnx_outputs(results, ops.layout)
+
+
+__all__ += [
+    "ONNX_ACTIVATIONS",
+    "OnnxActivationSlot",
+    "onnx_activation",
+    "onnx_activation_slots",
+    "onnx_gru",
+    "onnx_lstm",
+]

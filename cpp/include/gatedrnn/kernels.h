@@ -49,6 +49,28 @@ struct GemmArgs {
     ptrdiff_t ldc = 0;
 };
 
+// The activation functions of the ONNX recurrent operators. sigmoid and tanh run
+// vectorised (activation.h); the others lane by lane, exact to float rounding.
+enum class ActKind : int32_t {
+    sigmoid, tanh, relu, affine, leaky_relu, thresholded_relu, scaled_tanh, hard_sigmoid, elu,
+    softsign, softplus,
+};
+
+struct Activation {
+    ActKind kind = ActKind::sigmoid;
+    float alpha = 0.0f, beta = 0.0f;
+};
+
+// A cell's options beyond PyTorch's (ONNX's peepholes, clip, input_forget, activations).
+struct CellOptions {
+    const float* peepholes = nullptr;  // LSTM: [nblocks][3][16] for gates i, f, o, or null
+    float clip = 0.0f;                 // > 0: pre-activations clamped to [-clip, clip]
+    bool input_forget = false;         // LSTM: f = 1 - i
+    Activation f{ActKind::sigmoid};    // the gates (LSTM i, f, o; GRU r, z)
+    Activation g{ActKind::tanh};       // the candidate (LSTM g, GRU n)
+    Activation h{ActKind::tanh};       // LSTM: the cell state's output activation
+};
+
 // One recurrent step over n rows. Row i's vectors are reached through per-row pointers,
 // so a step can skip finished sequences (lengths) and run each row at its own time index
 // (the reverse direction over a row's valid prefix). Internal buffers (h, c, gx, the
@@ -77,12 +99,19 @@ struct StepRows {
 //   gru_cand:   phase 2, w = W_hn over scratch: n = tanh(gx_n + W_hn (r*h_prev)) (b_in and
 //               b_hn folded into gx_n), h = (1-z)*n + z*h_prev. Needs every block of
 //               phase 1 first.
+//
+// With options (the ONNX operators' extras; null for PyTorch's cell) every step kernel
+// clamps each pre-activation to [-clip, clip] and applies the activations named there:
+//   LSTM  i = f(a_i + p_i c)  f = f(a_f + p_f c) (or 1 - i with input_forget)  g = g(a_g)
+//         c' = f c + i g      o = f(a_o + p_o c')  h = o * h(c')      (p: peepholes)
+//   GRU   r = f(a_r)  z = f(a_z)  n = g(...)                         (the same two forms)
 struct StepArgs {
     StepRows rows;
     PanelView w;
     int blk_begin = 0, blk_end = 0;
     const float* b_hn = nullptr;  // gru_step: [nblocks][16], or null for zero
     bool write_m = false;         // lstm_step: projection follows
+    const CellOptions* options = nullptr;  // null: PyTorch's cell (sigmoid, tanh, no clip)
 };
 using StepKernel = void (*)(const StepArgs&) noexcept;
 

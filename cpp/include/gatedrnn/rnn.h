@@ -22,6 +22,14 @@ struct NetworkConfig {
     bool bidirectional = false;
     int proj_size = 0;                 // LSTM only; 0 = none
     bool linear_before_reset = true;   // GRU only
+    // The ONNX operators' options (defaults: PyTorch's cell).
+    bool reverse = false;              // unidirectional: every row runs from its last valid step back
+    float clip = 0.0f;                 // > 0: pre-activations clamped to [-clip, clip]
+    bool input_forget = false;         // LSTM: f = 1 - i
+    bool peepholes = false;            // LSTM: DirectionWeights::p given
+    // Per direction: f (gates), g (candidate), h (LSTM output of the cell state).
+    Activation activations[2][3] = {{{ActKind::sigmoid}, {ActKind::tanh}, {ActKind::tanh}},
+                                    {{ActKind::sigmoid}, {ActKind::tanh}, {ActKind::tanh}}};
 
     int directions() const { return bidirectional ? 2 : 1; }
     int gates() const { return cell == CellType::lstm ? 4 : 3; }
@@ -32,13 +40,15 @@ struct NetworkConfig {
 };
 
 // One direction of one layer in PyTorch's layout (row-major float32, gate-major rows):
-// w_ih (G*H, I_l), w_hh (G*H, H_out), b_ih and b_hh (G*H) or null, w_hr (P, H) or null.
+// w_ih (G*H, I_l), w_hh (G*H, H_out), b_ih and b_hh (G*H) or null, w_hr (P, H) or null,
+// p (3*H) or null.
 struct DirectionWeights {
     const float* w_ih = nullptr;
     const float* w_hh = nullptr;
     const float* b_ih = nullptr;
     const float* b_hh = nullptr;
     const float* w_hr = nullptr;
+    const float* p = nullptr;  // LSTM peepholes (3*H: i, f, o) when config.peepholes
 };
 
 // A sequence in memory: element (t, b) starts at data + t * st + b * sb (floats).
@@ -82,6 +92,9 @@ private:
         Panel w_hr;       // LSTM projection, 1 gate over P, K = H
         AlignedBuffer gx_bias;  // folded into the input projection
         AlignedBuffer b_hn;     // GRU lbr: the bias r multiplies
+        AlignedBuffer peepholes;  // LSTM: [nblocks][3][16], gates i, f, o
+        CellOptions options;      // used when has_options
+        bool has_options = false;
     };
 
     void run_direction(const Direction& dir, const KernelTable& kernels, const ForwardCall& call,

@@ -45,6 +45,7 @@ inline V mul(V a, V b) { return {_mm256_mul_ps(a.v, b.v)}; }
 inline V div(V a, V b) { return {_mm256_div_ps(a.v, b.v)}; }
 // x86 semantics: a > b ? a : b, so a NaN in b passes through.
 inline V max(V a, V b) { return {_mm256_max_ps(a.v, b.v)}; }
+inline V min(V a, V b) { return {_mm256_min_ps(a.v, b.v)}; }
 
 // -|x| (sets the sign bit; NaN stays NaN).
 inline V neg_abs(V x) { return {_mm256_or_ps(x.v, _mm256_set1_ps(-0.0f))}; }

@@ -32,6 +32,7 @@ inline V mul(V a, V b) { return {_mm512_mul_ps(a.v, b.v)}; }
 inline V div(V a, V b) { return {_mm512_div_ps(a.v, b.v)}; }
 // x86 semantics: a > b ? a : b, so a NaN in b passes through.
 inline V max(V a, V b) { return {_mm512_max_ps(a.v, b.v)}; }
+inline V min(V a, V b) { return {_mm512_min_ps(a.v, b.v)}; }
 
 inline V neg_abs(V x) {
     return {_mm512_castsi512_ps(

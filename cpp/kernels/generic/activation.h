@@ -63,3 +63,42 @@ inline void map_elementwise(const float* x, float* y, ptrdiff_t n, const F& f) {
         store_n(y + i, f(load_n(x + i, rest)), rest);
     }
 }
+
+// ---- the ONNX operators' activations ------------------------------------------------
+//
+// One lane of any activation, computed in double and rounded once. The ones that are not
+// sigmoid or tanh run through here: slower, but exact to float rounding.
+inline float activate_lane(const Activation& a, float xf) {
+    const double x = xf, alpha = a.alpha, beta = a.beta;
+    double y = x;
+    switch (a.kind) {
+        case ActKind::sigmoid: y = 1.0 / (1.0 + std::exp(-x)); break;
+        case ActKind::tanh: y = std::tanh(x); break;
+        case ActKind::relu: y = x > 0.0 ? x : 0.0; break;
+        case ActKind::affine: y = alpha * x + beta; break;
+        case ActKind::leaky_relu: y = x >= 0.0 ? x : alpha * x; break;
+        case ActKind::thresholded_relu: y = x > alpha ? x : 0.0; break;
+        case ActKind::scaled_tanh: y = alpha * std::tanh(beta * x); break;
+        case ActKind::hard_sigmoid: y = std::min(1.0, std::max(0.0, alpha * x + beta)); break;
+        case ActKind::elu: y = x >= 0.0 ? x : alpha * std::expm1(x); break;
+        case ActKind::softsign: y = x / (1.0 + std::fabs(x)); break;
+        case ActKind::softplus: y = x > 0.0 ? x + std::log1p(std::exp(-x)) : std::log1p(std::exp(x)); break;
+    }
+    if (std::isnan(x)) y = x;  // NaN in, NaN out, whatever the branch above chose
+    return static_cast<float>(y);
+}
+
+inline V activate(const Activation& a, V x) {
+    if (a.kind == ActKind::sigmoid) return sigmoid(x);
+    if (a.kind == ActKind::tanh) return tanh(x);
+    alignas(64) float lanes[kLanes];
+    store(lanes, x);
+    for (int l = 0; l < kLanes; ++l) lanes[l] = activate_lane(a, lanes[l]);
+    return load(lanes);
+}
+
+// x clamped to [-limit, limit] when limit > 0 (ONNX clip); NaN stays NaN.
+inline V clamp(V x, float limit) {
+    if (!(limit > 0.0f)) return x;
+    return min(broadcast(limit), max(broadcast(-limit), x));
+}

@@ -5,13 +5,29 @@
 //     linear_before_reset = true:   n = tanh(gx_n + r * (W_hn h + b_hn))
 //     linear_before_reset = false:  n = tanh(gx_n + W_hn (r * h))     (b_hn folded into gx_n)
 //     h' = (1 - z) * n + z * h  =  n + z * (h - n)
+//
+// With CellOptions (ONNX): clip and any activations in place of sigmoid and tanh.
 
 inline V gru_update(V z, V n, V h_prev) { return fmadd(z, sub(h_prev, n), n); }
 
+// The gate and candidate activations, with the ONNX options when given (kernels.h).
+template <bool kOptions>
+inline V gate(const CellOptions* opt, V pre) {
+    if constexpr (kOptions) return activate(opt->f, clamp(pre, opt->clip));
+    return sigmoid(pre);
+}
+template <bool kOptions>
+inline V candidate(const CellOptions* opt, V pre) {
+    if constexpr (kOptions) return activate(opt->g, clamp(pre, opt->clip));
+    return tanh(pre);
+}
+
 // linear_before_reset = true: one sweep accumulates r, z and W_hn h (started from b_hn).
-inline void gru_step_f32(const StepArgs& s) {
+template <bool kOptions>
+inline void gru_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
+    const CellOptions* opt = s.options;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
@@ -20,19 +36,22 @@ inline void gru_step_f32(const StepArgs& s) {
     };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
-        const V r = sigmoid(acc[0]);
-        const V z = sigmoid(acc[1]);
-        const V n = tanh(fmadd(r, acc[2], load(rows.gx[i] + gate_offset(u, 2, 3))));
+        const V r = gate<kOptions>(opt, acc[0]);
+        const V z = gate<kOptions>(opt, acc[1]);
+        const V n = candidate<kOptions>(opt, fmadd(r, acc[2], load(rows.gx[i] + gate_offset(u, 2, 3))));
         const V h = gru_update(z, n, load(rows.h_prev[i] + at));
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
     step_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
+inline void gru_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, s); }
 
 // linear_before_reset = false, phase 1: r and z; writes r * h_prev and z for phase 2.
-inline void gru_gates_f32(const StepArgs& s) {
+template <bool kOptions>
+inline void gru_gates(const StepArgs& s) {
     const StepRows& rows = s.rows;
+    const CellOptions* opt = s.options;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
@@ -40,24 +59,27 @@ inline void gru_gates_f32(const StepArgs& s) {
     };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
-        const V r = sigmoid(acc[0]);
-        const V z = sigmoid(acc[1]);
+        const V r = gate<kOptions>(opt, acc[0]);
+        const V z = gate<kOptions>(opt, acc[1]);
         store(rows.scratch[i] + at, mul(r, load(rows.h_prev[i] + at)));
         store(rows.scratch2[i] + at, z);
     };
     step_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
+inline void gru_gates_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_gates, s); }
 
 // linear_before_reset = false, phase 2: the candidate from W_hn (r * h_prev), then h.
 // Needs every group of r * h_prev, so it runs after phase 1 has finished all blocks.
-inline void gru_cand_f32(const StepArgs& s) {
+template <bool kOptions>
+inline void gru_cand(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
+    const CellOptions* opt = s.options;
     const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
     const auto init = [&](int i, int u, V* acc) { acc[0] = load(rows.gx[i] + gate_offset(u, 2, 3)); };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
-        const V n = tanh(acc[0]);
+        const V n = candidate<kOptions>(opt, acc[0]);
         const V z = load(rows.scratch2[i] + at);
         const V h = gru_update(z, n, load(rows.h_prev[i] + at));
         store(rows.h_next[i] + at, h);
@@ -65,3 +87,4 @@ inline void gru_cand_f32(const StepArgs& s) {
     };
     step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
+inline void gru_cand_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_cand, s); }

@@ -1,6 +1,7 @@
 // Compiles every generic kernel for one ISA. An ISA's kernels_<isa>.cpp includes its
 // vec_<isa>.h, defines GATEDRNN_ISA as its name, then includes this file.
 #include <algorithm>
+#include <cmath>
 #include <type_traits>
 
 #include "gatedrnn/kernels.h"
@@ -19,6 +20,7 @@ namespace {
 #include "gemm.h"
 #include "lstm_step.h"
 #include "gru_step.h"
+#undef GATEDRNN_WITH_OPTIONS
 }  // namespace
 #include "kernel_table.h"
 }  // namespace gatedrnn::GATEDRNN_ISA

@@ -7,24 +7,47 @@
 //     i = sigmoid(a_i)  f = sigmoid(a_f)  g = tanh(a_g)  o = sigmoid(a_o)
 //     c = f * c + i * g
 //     h = o * tanh(c)          -> h_next and y   (or m -> scratch when proj_size > 0)
+//
+// With CellOptions (ONNX), peepholes, clip, input_forget and any activation (kernels.h).
 
-inline void lstm_step_f32(const StepArgs& s) {
+template <bool kOptions>
+inline void lstm_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
+    const CellOptions* opt = s.options;
     const auto a = [&](int i) { return rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         for (int g = 0; g < 4; ++g) acc[g] = load(rows.gx[i] + gate_offset(u, g, 4));
     };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
-        const V in = sigmoid(acc[0]);
-        const V forget = sigmoid(acc[1]);
-        const V cand = tanh(acc[2]);
-        const V out = sigmoid(acc[3]);
         float* c = rows.c[i] + at;
-        const V c_new = fmadd(forget, load(c), mul(in, cand));
+        V c_new, h;
+        if constexpr (!kOptions) {
+            const V in = sigmoid(acc[0]);
+            const V forget = sigmoid(acc[1]);
+            const V cand = tanh(acc[2]);
+            const V out = sigmoid(acc[3]);
+            c_new = fmadd(forget, load(c), mul(in, cand));
+            h = mul(out, tanh(c_new));
+        } else {
+            const float lim = opt->clip;
+            const V c_prev = load(c);
+            V pre_i = acc[0], pre_f = acc[1], pre_o = acc[3];
+            const float* p = opt->peepholes;
+            if (p) {
+                pre_i = fmadd(load(p + gate_offset(u, 0, 3)), c_prev, pre_i);
+                pre_f = fmadd(load(p + gate_offset(u, 1, 3)), c_prev, pre_f);
+            }
+            const V in = activate(opt->f, clamp(pre_i, lim));
+            const V forget = opt->input_forget ? sub(broadcast(1.0f), in) : activate(opt->f, clamp(pre_f, lim));
+            const V cand = activate(opt->g, clamp(acc[2], lim));
+            c_new = fmadd(forget, c_prev, mul(in, cand));
+            if (p) pre_o = fmadd(load(p + gate_offset(u, 2, 3)), c_new, pre_o);
+            const V out = activate(opt->f, clamp(pre_o, lim));
+            h = mul(out, activate(opt->h, c_new));  // ONNX Runtime does not clip c here
+        }
         store(c, c_new);
-        const V h = mul(out, tanh(c_new));
         if (s.write_m) {
             store(rows.scratch[i] + at, h);
         } else {
@@ -34,6 +57,8 @@ inline void lstm_step_f32(const StepArgs& s) {
     };
     step_loop<4>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
 }
+
+inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, s); }
 
 // LSTM projection (proj_size > 0): h = W_hr m, with m = o * tanh(c) from the step above.
 inline void lstm_proj_f32(const StepArgs& s) {

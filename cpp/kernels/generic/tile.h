@@ -111,3 +111,14 @@ inline void store_valid(float* p, V v, int valid) {
         store_n(p, v, valid);
     }
 }
+
+// Step kernels are templates on whether CellOptions are given: kernel<true> with options,
+// kernel<false> (PyTorch's cell, no option tested in the epilogue) without.
+#define GATEDRNN_WITH_OPTIONS(kernel, s) \
+    do {                                 \
+        if ((s).options) {               \
+            kernel<true>(s);             \
+        } else {                         \
+            kernel<false>(s);            \
+        }                                \
+    } while (0)

@@ -57,6 +57,7 @@ inline V mul(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] * b.q[j]; return r;
 inline V div(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] / b.q[j]; return r; }
 // x86 semantics: a > b ? a : b, so a NaN in b passes through.
 inline V max(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] > b.q[j] ? a.q[j] : b.q[j]; return r; }
+inline V min(V a, V b) { V r; GATEDRNN_QUADS r.q[j] = a.q[j] < b.q[j] ? a.q[j] : b.q[j]; return r; }
 
 inline constexpr i4 kSign = {INT32_MIN, INT32_MIN, INT32_MIN, INT32_MIN};
 
