@@ -1,6 +1,7 @@
 """``python -m gatedrnn`` (info, bench) in a subprocess, and the bench engine's pieces
 (the NumPy baseline, the output check, the timing loop) in-process."""
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -68,7 +69,8 @@ def test_info_reports_gatedrnn_isa_env():
 
 def test_bench_quick_table_and_json(tmp_path):
     out = tmp_path / "bench.json"
-    r = run_cli("bench", "--quick", "--cells", "S1,L1", "--time-budget", "0.05", "--json", str(out))
+    r = run_cli("bench", "--quick", "--cells", "S1,L1", "--time-budget", "0.05", "--competitors", "none",
+                "--json", str(out))
     assert r.returncode == 0, r.stdout + r.stderr
     assert f"gatedrnn {gatedrnn.__version__}" in r.stdout
     assert "machine:" in r.stdout and "ISA:" in r.stdout
@@ -81,6 +83,8 @@ def test_bench_quick_table_and_json(tmp_path):
         assert float(row["gatedrnn median ms"]) > 0 and float(row["numpy median ms"]) > 0
         assert float(row["speedup"]) > 0 and float(row["GFLOP/s"]) > 0
     assert "[1/4]" in r.stderr  # progress lines
+    assert "- competitors: none" in r.stdout
+    assert "torch median ms" not in r.stdout and "best competitor" not in r.stdout
 
     doc = json.loads(out.read_text())
     assert doc["ok"] is True
@@ -106,7 +110,8 @@ def test_bench_quick_table_and_json(tmp_path):
 def test_bench_unsets_openblas_env_by_reexec(tmp_path):
     # OPENBLAS_L2_SIZE is harmless to set; the bench re-executes itself without it once.
     out = tmp_path / "bench.json"
-    r = run_cli("bench", "--cells", "S1", "--kinds", "gru", "--time-budget", "0.02", "--json", str(out),
+    r = run_cli("bench", "--cells", "S1", "--kinds", "gru", "--time-budget", "0.02", "--competitors", "none",
+                "--json", str(out),
                 env_extra={"OPENBLAS_L2_SIZE": "1048576"},
                 env_drop=("OPENBLAS_CORETYPE", bench.REEXEC_MARKER))
     assert r.returncode == 0, r.stdout + r.stderr
@@ -124,6 +129,173 @@ def test_bench_rejects_bad_options():
     assert r.returncode == 2 and "thread count" in r.stderr
     r = run_cli("bench", "--quick", "--full")
     assert r.returncode == 2
+    r = run_cli("bench", "--competitors", "torch,tf")
+    assert r.returncode == 2 and "unknown competitor 'tf'" in r.stderr
+
+
+# ----------------------------------------------------------------------------------
+# Competitors (PyTorch, ONNX Runtime, OpenVINO) and the chart.
+
+from gatedrnn import _competitors  # noqa: E402  (imports no competitor library)
+
+# The fields of each competitor's library in the JSON's "versions".
+COMPETITOR_LIBS = {"torch": ("torch",), "ort": ("onnxruntime", "onnx"), "ov": ("openvino", "onnx")}
+SMALL_ROW = ("--cells", "S1", "--kinds", "lstm", "--threads", "1", "--time-budget", "0.03")
+
+
+def skip_unless_installed(name):
+    if not _competitors.installed(name):
+        pytest.skip(f"{name} needs {' and '.join(_competitors.REQUIRES[name])} installed")
+
+
+@pytest.mark.parametrize("name", _competitors.COMPETITORS)
+def test_bench_times_each_installed_competitor(tmp_path, name):
+    skip_unless_installed(name)
+    out = tmp_path / "bench.json"
+    r = run_cli("bench", *SMALL_ROW, "--competitors", name, "--json", str(out), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert f"- competitor {name}: {_competitors.LABELS[name]}" in r.stdout
+    [row] = parse_table(r.stdout)
+    assert row["check"] == "ok", row
+    assert float(row[f"{name} median ms"]) > 0 and float(row[f"{name} min ms"]) > 0
+    assert row["best competitor"] == name and float(row["best / gatedrnn"]) > 0
+    assert float(row["gatedrnn median ms"]) > 0 and float(row["numpy median ms"]) > 0
+    assert float(row["fp32 floor ms"]) == pytest.approx(bench.floor_ms("lstm", 1, 1, 256, 256, 1), rel=1e-2)
+    assert f"{name} " in r.stderr.split("[1/1] lstm S1")[1].splitlines()[0]  # in the progress line
+
+    doc = json.loads(out.read_text())
+    assert doc["ok"] is True
+    assert doc["settings"]["impls"] == ["gatedrnn", "numpy", name]
+    assert doc["settings"]["competitors"] == [name]
+    for lib in COMPETITOR_LIBS[name]:
+        assert doc["versions"][lib] and doc["competitors"][name]["versions"][lib] == doc["versions"][lib]
+    [res] = doc["results"]
+    assert res["check"][name]["ok"] is True and res["excluded"] == {}
+    t = res["timings"][name]
+    assert t["repeats"] >= 3 and len(t["times_ms"]) == t["repeats"] and 0 < t["min_ms"] <= t["median_ms"]
+    assert res["best_competitor"] == name
+    assert res["best_ratio"] == pytest.approx(t["median_ms"] / res["timings"]["gatedrnn"]["median_ms"])
+    assert res["impl_settings"][name]  # the thread settings it ran with
+    if name == "ov":
+        assert res["impl_settings"]["ov"]["INFERENCE_NUM_THREADS"] == "1"
+        assert res["impl_settings"]["ov"]["INFERENCE_PRECISION_HINT"] in ("f32", "float32")
+
+
+def test_bench_plot_writes_png(tmp_path):
+    pytest.importorskip("matplotlib")
+    comp = "ort" if _competitors.installed("ort") else "none"
+    png = tmp_path / "bench.png"
+    r = run_cli("bench", *SMALL_ROW, "--competitors", comp, "--plot", str(png), timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+    assert f"wrote {png}" in r.stderr
+
+
+def _bench_in_process(args, capsys):
+    from gatedrnn import _cli
+
+    rc = _cli.main(["bench", *args])
+    captured = capsys.readouterr()
+    return rc, captured.out, captured.err
+
+
+def test_bench_plot_without_matplotlib_is_a_clear_error(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib -> ImportError
+    rc, out, err = _bench_in_process([*SMALL_ROW, "--competitors", "none", "--plot", str(tmp_path / "x.png")],
+                                     capsys)
+    assert rc == 2 and "--plot needs matplotlib" in err and "pip install" in err
+    assert not (tmp_path / "x.png").exists() and out == ""
+
+
+class _FakeCompetitor(_competitors.Competitor):
+    """A competitor made of the NumPy baseline: right, wrong (y off by 1e-2), or broken."""
+
+    settings = "fake"
+
+    def __init__(self, name, mode):
+        self.name, self.mode = name, mode
+
+    def versions(self):
+        return {"fake": "0"}
+
+    def build(self, kind, state_dict, x, threads):
+        if self.mode == "setup-error":
+            raise RuntimeError("cannot build")
+        base = bench.numpy_baseline(kind, state_dict)
+
+        def call():
+            y, state = base(x)
+            if self.mode == "wrong":
+                y = y + np.float32(1e-2)
+            if self.mode == "call-error":
+                raise RuntimeError("cannot run")
+            return y, state
+
+        return call, {"threads": threads}
+
+
+def test_bench_excludes_competitors_that_fail(tmp_path, monkeypatch, capsys):
+    fakes = {"torch": _FakeCompetitor("torch", "wrong"), "ort": _FakeCompetitor("ort", "setup-error"),
+             "ov": _FakeCompetitor("ov", "right")}
+    monkeypatch.setattr(_competitors, "load", lambda names, explicit=False: (dict(fakes), []))
+    out = tmp_path / "bench.json"
+    rc, stdout, stderr = _bench_in_process([*SMALL_ROW, "--competitors", "all", "--json", str(out)], capsys)
+    assert rc == 0, stdout + stderr  # a competitor's failure is not gatedrnn's
+    [row] = parse_table(stdout)
+    assert row["check"] == "ok; excluded torch,ort", row
+    assert row["torch median ms"] == "-" and row["ort median ms"] == "-"
+    assert float(row["ov median ms"]) > 0 and row["best competitor"] == "ov"
+    assert "excluded torch:" in stderr and "excluded ort: setup: RuntimeError: cannot build" in stderr
+    assert "excluded 2 competitor timing(s)" in stdout
+    [res] = json.loads(out.read_text())["results"]
+    assert res["ok"] is True and set(res["excluded"]) == {"torch", "ort"}
+    assert not res["check"]["torch"]["ok"] and "y:" in res["check"]["torch"]["error"]
+    assert res["timings"]["torch"]["repeats"] == 0 and res["timings"]["ort"]["repeats"] == 0
+    assert res["check"]["ov"]["ok"] and res["timings"]["ov"]["repeats"] >= 3
+
+
+def test_bench_excludes_a_real_competitor_returning_wrong_numbers(monkeypatch, capsys):
+    skip_unless_installed("ort")
+    build = _competitors.OrtCompetitor.build
+
+    def wrong_build(self, kind, state_dict, x, threads):
+        call, info = build(self, kind, state_dict, x, threads)
+
+        def wrong():
+            y, (h, c) = call()
+            return y, (h, c * np.float32(1.01))
+
+        return wrong, info
+
+    monkeypatch.setattr(_competitors.OrtCompetitor, "build", wrong_build)
+    rc, stdout, stderr = _bench_in_process([*SMALL_ROW, "--competitors", "ort"], capsys)
+    assert rc == 0, stdout + stderr
+    [row] = parse_table(stdout)
+    assert row["check"] == "ok; excluded ort" and row["ort median ms"] == "-" and row["best competitor"] == "-"
+    assert "excluded ort: c_n: max |got - ref|" in stderr
+
+
+def test_default_competitors_are_the_installed_ones():
+    from gatedrnn import _cli
+
+    args = _cli.build_parser().parse_args(["bench"])
+    assert bench.resolve_settings(args)["competitors_requested"] is None
+    args = _cli.build_parser().parse_args(["bench", "--competitors", "none"])
+    assert bench.resolve_settings(args)["competitors_requested"] == []
+    installed = [n for n in _competitors.COMPETITORS if _competitors.installed(n)]
+    assert [n for n in _competitors.COMPETITORS if n in installed] == installed
+    for n in _competitors.COMPETITORS:
+        assert _competitors.installed(n) == all(
+            importlib.util.find_spec(m) is not None for m in _competitors.REQUIRES[n])
+
+
+def test_floor_matches_the_benchmarks_table():
+    # shared/BENCHMARKS.md's fp32 floor (ms) for a few cells.
+    for kind, cell, n, want in [("lstm", "L1", 1, 1.99), ("lstm", "L3", 2, 16.9), ("gru", "T2", 1, 220),
+                                ("gru", "S1", 2, 0.00678), ("lstm", "S1", 1, 0.0221), ("gru", "L2", 2, 3.17)]:
+        assert bench.floor_ms(kind, *bench.CELLS[cell], n) == pytest.approx(want, rel=5e-3)
+    assert bench.floor_ms("lstm", *bench.CELLS["L1"], 4) is None
 
 
 # ----------------------------------------------------------------------------------
@@ -200,6 +372,11 @@ def test_bench_row_cross_check_and_errors(rng):
     assert not r["check"]["broken"]["ok"] and "boom" in r["check"]["broken"]["error"]
     assert not r["ok"]
     assert r["timings"]["good"]["repeats"] >= 2 and r["timings"]["broken"]["repeats"] == 0
+    assert r["timings"]["wrong"]["repeats"] >= 2  # timed (and reported) unless excluded:
+    r = bench.bench_row({"good": impls["good"], "wrong": wrong_outside_subset, "numpy": impls["numpy"]}, "gru", 3,
+                        ref, 0.01, rows=rows, cross_check="numpy", min_repeats=2, exclude_failed=["wrong"])
+    assert not r["check"]["wrong"]["ok"] and r["timings"]["wrong"]["repeats"] == 0
+    assert r["timings"]["good"]["repeats"] >= 2
 
 
 def test_time_interleaved_repeats_and_caps():

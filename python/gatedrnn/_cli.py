@@ -19,11 +19,13 @@ def build_parser() -> argparse.ArgumentParser:
                    description="Print gatedrnn's version, Python/NumPy versions, the CPU model and "
                                "features, the available and selected kernel ISA, and the thread count.")
     b = sub.add_parser(
-        "bench", help="microbenchmark gatedrnn against a NumPy baseline",
+        "bench", help="microbenchmark gatedrnn against NumPy, PyTorch, ONNX Runtime and OpenVINO",
         description="Run the benchmark grid: each cell for LSTM and GRU, "
-                    "gatedrnn vs a hoisted float32 NumPy baseline, both checked against "
-                    "gatedrnn.reference, timed interleaved. Prints a markdown table; exits 1 "
-                    "if any check fails.",
+                    "gatedrnn vs a hoisted float32 NumPy baseline and the competitors installed "
+                    "(PyTorch, ONNX Runtime, OpenVINO), each checked against gatedrnn.reference "
+                    "before it is timed, all timed interleaved with pinned thread counts. Prints a "
+                    "progress line per row to stderr and a markdown table to stdout; exits 1 if a "
+                    "gatedrnn or numpy check fails (a competitor that fails is excluded and reported).",
         epilog="cells (B, T, I=H): " + ", ".join(
             f"{c} ({B}, {T}, {H})" for c, (B, T, _, H) in bench.CELLS.items()))
     bench.add_bench_arguments(b)

@@ -4,7 +4,10 @@ It runs the project's benchmark grid (bench/README.md in the repository): forwar
 zero initial state, one unidirectional layer, float32, x of shape (T, B, I), LSTM and
 GRU (PyTorch's form, linear_before_reset=True), and compares gatedrnn with a NumPy
 baseline in the "hoisted" form (one matmul for the input projection of all
-timesteps, then a Python loop over the steps).
+timesteps, then a Python loop over the steps) and with the competitor libraries that
+are installed (PyTorch, ONNX Runtime, OpenVINO: :mod:`gatedrnn._competitors`, imported
+only when used). A competitor that errors or fails its check is reported and left out
+of that row's timing.
 
 Protocol: every implementation is checked against the float64
 ``gatedrnn.reference`` before it is timed; timings are taken in-process with
@@ -16,8 +19,8 @@ installed. ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are removed from the
 environment for a benchmark run by re-executing the process once without them
 (:func:`reexec_without_openblas_env`; the CLI does this, the functions here never do).
 
-The pieces are public so that scripts outside the package (bench/competitors.py) can
-time other implementations with the same grid, check and timing loop.
+The pieces are public so that scripts outside the package can time other
+implementations with the same grid, check and timing loop.
 """
 
 from __future__ import annotations
@@ -42,8 +45,8 @@ __all__ = [
     "numpy_baseline", "NumpyLSTM", "NumpyGRU",
     "reference_outputs", "unpack_outputs", "check_outputs", "time_interleaved",
     "summarize", "machine_info", "versions_info", "blas_info", "blas_threads",
-    "bench_row", "run_grid", "format_header", "format_table",
-    "add_bench_arguments", "resolve_settings", "run", "reexec_without_openblas_env",
+    "bench_row", "run_grid", "format_header", "format_table", "floor_ms", "CEILINGS",
+    "plot_results", "add_bench_arguments", "resolve_settings", "run", "reexec_without_openblas_env",
 ]
 
 # cell -> (B, T, I, H); I = H everywhere.
@@ -82,6 +85,47 @@ Outputs = Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]  # (y, h_n, c_n or
 def flops(kind: str, B: int, T: int, I: int, H: int) -> int:
     """FLOPs of one forward pass: 2*T*B*G*H*(I+H), G = 4 (LSTM) or 3 (GRU)."""
     return 2 * T * B * GATES[kind] * H * (I + H)
+
+
+# The fp32 roofline floor (shared/BENCHMARKS.md): the input-projection GEMM at FMA peak,
+# then T recurrent steps, each taking at least max(its FLOPs at peak, the time to stream
+# every thread's slice of W_hh from the cache level that holds it). A single step
+# (T = 1) streams W_ih too. The ceilings are the ones measured on the project's machine;
+# on another machine the floor is only indicative.
+CEILINGS = {
+    "machine": "2 cores of an AMD EPYC Zen 4 (shared/BENCHMARKS.md)",
+    "fma_flops_per_core": 117e9,       # fp32 FMA peak; AVX-512 and AVX2 alike on Zen 4
+    "l2_slice_bytes": 768 * 1024,      # a thread's W_hh slice stays in its own 1 MiB L2 up to this
+    "l2_bytes_per_s_per_core": 116e9,
+    # Past L2: [(total bytes up to, total read bytes/s)], by thread count (None: any size).
+    "shared_bytes_per_s": {1: [(8 << 20, 95e9), (24 << 20, 68e9), (None, 24e9)],
+                           2: [(16 << 20, 174e9), (24 << 20, 120e9), (None, 34e9)]},
+}
+
+
+def floor_ms(kind: str, B: int, T: int, I: int, H: int, threads: int,
+             ceilings: Optional[dict] = None) -> Optional[float]:
+    """The fp32 floor in ms of one forward pass (None for thread counts without
+    measured ceilings)."""
+    c = CEILINGS if ceilings is None else ceilings
+    shared = c["shared_bytes_per_s"].get(threads)
+    if shared is None:
+        return None
+    peak = c["fma_flops_per_core"] * threads
+    G = GATES[kind]
+
+    def stream_s(nbytes: float) -> float:
+        if nbytes / threads <= c["l2_slice_bytes"]:
+            return nbytes / (c["l2_bytes_per_s_per_core"] * threads)
+        for limit, bandwidth in shared:
+            if limit is None or nbytes <= limit:
+                return nbytes / bandwidth
+        return float("nan")
+
+    if T == 1:
+        return 1e3 * max(2 * B * G * H * (I + H) / peak, stream_s(4 * G * H * (I + H)))
+    step = max(2 * B * G * H * H / peak, stream_s(4 * G * H * H))
+    return 1e3 * (2 * T * B * G * H * I / peak + T * step)
 
 
 def max_cell_time(budget: float) -> float:
@@ -413,14 +457,21 @@ def _module_version(name: str) -> Optional[str]:
         return None
 
 
+# Libraries whose versions go into every JSON (None: not installed); looked up in the
+# installed distributions' metadata, without importing them.
+OPTIONAL_LIBRARIES = ("threadpoolctl", "torch", "onnx", "onnxruntime", "openvino", "matplotlib")
+
+
 def versions_info() -> dict:
     import gatedrnn
 
-    return {"gatedrnn": getattr(gatedrnn, "__version__", "unknown"),
-            "python": platform.python_version(),
-            "python_implementation": platform.python_implementation(),
-            "numpy": np.__version__,
-            "threadpoolctl": _module_version("threadpoolctl")}
+    v = {"gatedrnn": getattr(gatedrnn, "__version__", "unknown"),
+         "python": platform.python_version(),
+         "python_implementation": platform.python_implementation(),
+         "numpy": np.__version__}
+    for name in OPTIONAL_LIBRARIES:
+        v[name] = _module_version(name)
+    return v
 
 
 def _threadpoolctl():
@@ -489,7 +540,8 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
               budget: float, *, rows: Optional[Sequence[int]] = None,
               cross_check: Optional[str] = None, untimed: Iterable[str] = (),
               context: Callable[[], object] = contextlib.nullcontext,
-              min_repeats: int = MIN_REPEATS, settle: float = 0.0) -> dict:
+              min_repeats: int = MIN_REPEATS, settle: float = 0.0,
+              exclude_failed: Iterable[str] = ()) -> dict:
     """Check then time a set of implementations of one (cell, kind, threads) row.
 
     ``impls`` maps a name to a zero-argument callable returning the layer's outputs
@@ -498,7 +550,8 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
     warm-up. With ``cross_check`` (the name of one of ``impls``, called first), every
     other implementation is also compared on all rows with that one's outputs. The
     implementations that ran and are not ``untimed`` are then timed interleaved, in
-    the order of ``impls``; one that raises is reported with its error, not timed.
+    the order of ``impls``; one that raises is reported with its error, not timed, and
+    so is one named in ``exclude_failed`` (the competitors) whose check fails.
     ``context`` is entered around all calls (e.g. BLAS thread pinning); ``settle`` is
     passed to :func:`time_interleaved`.
     """
@@ -536,7 +589,9 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
             if name == cross_check:
                 outputs[name] = out
         outputs.clear()
-        timed = {n: impls[n] for n in impls if n in first and n not in untimed}
+        exclude_failed = set(exclude_failed)
+        timed = {n: impls[n] for n in impls if n in first and n not in untimed
+                 and not (n in exclude_failed and not checks[n]["ok"])}
         times = {}
         if timed:
             times = time_interleaved(timed, budget, estimate=sum(first[n] for n in timed),
@@ -568,13 +623,34 @@ def fmt_ms(v: Optional[float]) -> str:
     return f"{v:.0f}" if v >= 1000 else f"{v:.4g}"
 
 
+def _progress_summary(row: dict) -> str:
+    """The end of a row's progress line: status, each median, the ratios."""
+    if row.get("error"):
+        return f"ERROR {row['error']}"
+    parts = [f"{name} {fmt_ms(t['median_ms'])} ms" for name, t in row["timings"].items()
+             if t["median_ms"] is not None]
+    ratios = []
+    if row.get("speedup"):
+        ratios.append(f"vs numpy x{row['speedup']:.2f}")
+    if row.get("best_ratio"):
+        ratios.append(f"vs best ({row['best_competitor']}) x{row['best_ratio']:.2f}")
+    reps = row["timings"].get("gatedrnn", {}).get("repeats")
+    return (("ok: " if row["ok"] else "FAIL: ") + ", ".join(parts)
+            + (f"; {', '.join(ratios)}" if ratios else "") + f" ({reps} repeats)")
+
+
 def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int], budget: float,
-             *, progress=sys.stderr, results: Optional[list] = None) -> List[dict]:
-    """gatedrnn vs the NumPy baseline over the grid. Rows are appended to ``results``
-    (a new list when None) as they finish, so a caller keeps the finished rows when
-    the run is interrupted."""
+             *, progress=sys.stderr, results: Optional[list] = None,
+             competitors: Optional[Dict[str, object]] = None) -> List[dict]:
+    """gatedrnn vs the NumPy baseline and ``competitors`` (name -> adapter of
+    :mod:`gatedrnn._competitors`) over the grid, all interleaved in each row. Rows are
+    appended to ``results`` (a new list when None) as they finish, so a caller keeps
+    the finished rows when the run is interrupted. A row is ok when gatedrnn and numpy
+    pass their checks; a competitor that raises or fails its check is listed in the
+    row's ``excluded`` and not timed."""
     if results is None:
         results = []
+    competitors = dict(competitors or {})
     total = len(cells) * len(kinds) * len(threads)
     i = 0
     for cell in cells:
@@ -586,7 +662,7 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
             for n in threads:
                 i += 1
                 row = {"cell": cell, "kind": kind, **cell_shape(cell), "threads": n,
-                       "flops": flops(kind, B, T, I, H)}
+                       "flops": flops(kind, B, T, I, H), "floor_ms": floor_ms(kind, B, T, I, H, n)}
                 if progress is not None:
                     print(f"[{i}/{total}] {kind} {cell} B={B} T={T} H={H} threads={n} ...",
                           end=" ", file=progress, flush=True)
@@ -604,37 +680,71 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                     base = numpy_baseline(kind, sd)
                 except Exception as e:
                     row.update(ok=False, error=f"setup: {type(e).__name__}: {e}", check={}, timings={},
-                               speedup=None, gflops=None)
+                               speedup=None, gflops=None, best_competitor=None, best_ratio=None, excluded={})
                     results.append(row)
                     if progress is not None:
                         print(f"ERROR {row['error']}", file=progress, flush=True)
                     continue
                 impls = {"gatedrnn": (lambda m=m: m(x)), "numpy": (lambda b=base: b(x))}
+                # Competitors: built from the same weights; a setup error excludes one.
+                setup_errors: Dict[str, str] = {}
+                settings: Dict[str, dict] = {}
+                for name, adapter in competitors.items():
+                    try:
+                        impls[name], settings[name] = adapter.build(kind, sd, x, n)
+                    except Exception as e:
+                        setup_errors[name] = f"setup: {type(e).__name__}: {e}"
+                row["impl_settings"] = settings
+
+                def context(n=n):
+                    stack = contextlib.ExitStack()
+                    stack.enter_context(blas_threads(n))
+                    for name in impls:
+                        if name in competitors:
+                            stack.enter_context(competitors[name].context(n))
+                    return stack
+
                 r = bench_row(impls, kind, T, ref, budget, rows=rows,
                               cross_check="numpy" if rows is not None else None,
-                              context=lambda n=n: blas_threads(n),
-                              settle=SETTLE_S if n > 1 else 0.0)
-                row.update(r)
-                row["error"] = None
-                g = r["timings"]["gatedrnn"]["median_ms"]
-                nmed = r["timings"]["numpy"]["median_ms"]
+                              context=context, settle=SETTLE_S if n > 1 else 0.0,
+                              exclude_failed=list(competitors))
+                for name, err in setup_errors.items():
+                    r["check"][name] = {"ok": False, "error": err, "max_abs_err": {}}
+                    r["timings"][name] = {**summarize([]), "first_call_ms": None}
+                check = {name: r["check"][name] for name in ("gatedrnn", "numpy", *competitors)}
+                timings = {name: r["timings"][name] for name in ("gatedrnn", "numpy", *competitors)}
+                row.update(check=check, timings=timings, error=None,
+                           ok=all(check[k]["ok"] for k in ("gatedrnn", "numpy")))
+                row["excluded"] = {name: check[name]["error"] or "failed"
+                                   for name in competitors if not check[name]["ok"]}
+                g = timings["gatedrnn"]["median_ms"]
+                nmed = timings["numpy"]["median_ms"]
                 row["speedup"] = nmed / g if (g and nmed) else None
                 row["gflops"] = row["flops"] / (g * 1e-3) / 1e9 if g else None
+                best = min(((timings[c]["median_ms"], c) for c in competitors
+                            if c not in row["excluded"] and timings[c]["median_ms"]), default=None)
+                row["best_competitor"] = best[1] if best else None
+                row["best_ms"] = best[0] if best else None
+                row["best_ratio"] = best[0] / g if (best and g) else None
+                row["ratios"] = {c: (timings[c]["median_ms"] / g if (g and timings[c]["median_ms"]) else None)
+                                 for c in timings if c != "gatedrnn"}
                 row["wall_s"] = time.perf_counter() - row_start
                 results.append(row)
                 if progress is not None:
-                    status = "ok" if row["ok"] else "FAIL"
-                    sp = f"x{row['speedup']:.2f}" if row["speedup"] else "-"
-                    print(f"{status}: gatedrnn {fmt_ms(g)} ms, numpy {fmt_ms(nmed)} ms, {sp} "
-                          f"({r['timings']['gatedrnn']['repeats']} repeats)", file=progress, flush=True)
-                    for name, c in r["check"].items():
+                    print(_progress_summary(row), file=progress, flush=True)
+                    for name, c in check.items():
                         if not c["ok"]:
-                            print(f"    FAIL {name}: {c['error']}", file=progress, flush=True)
+                            what = "excluded" if name in competitors else "FAIL"
+                            print(f"    {what} {name}: {c['error']}", file=progress, flush=True)
     return results
 
 
 # ----------------------------------------------------------------------------------
 # Output.
+
+THREAD_PINNING = {"torch": "torch.set_num_threads(n)", "ort": "ORT intra_op_num_threads=n, inter_op 1",
+                  "ov": "OpenVINO INFERENCE_NUM_THREADS=n"}
+
 
 def format_header(meta: dict) -> str:
     v, g = meta["versions"], meta["gatedrnn"]
@@ -643,22 +753,39 @@ def format_header(meta: dict) -> str:
     env_isa = f"GATEDRNN_ISA={g['GATEDRNN_ISA']}" if g["GATEDRNN_ISA"] else "GATEDRNN_ISA not set"
     s = meta["settings"]
     order = s.get("impls", ["gatedrnn", "numpy"])
+    comps = meta.get("competitors") or {}
+    pinning = "; ".join(THREAD_PINNING[c] for c in comps if c in THREAD_PINNING)
     lines = [
         "## gatedrnn bench",
         "",
         f"- machine: {machine_line(meta['machine'])}",
         f"- ISA: {g['selected_isa']} (available: {isas}; {env_isa})",
-        f"- threads: {', '.join(map(str, s['threads']))} (gatedrnn num_threads; NumPy BLAS: {blas_line(meta['blas'])})",
+        f"- threads: {', '.join(map(str, s['threads']))} (gatedrnn num_threads; NumPy BLAS: {blas_line(meta['blas'])}"
+        + (f"; {pinning}" if pinning else "") + ")",
         f"- versions: gatedrnn {v['gatedrnn']}, Python {v['python']}, NumPy {v['numpy']}"
         + (f", threadpoolctl {v['threadpoolctl']}" if v.get("threadpoolctl") else ""),
-        f"- protocol: float32, zero initial state, 1 layer, GRU linear_before_reset=True; "
+    ]
+    for name, d in comps.items():
+        vs = ", ".join(f"{k} {x}" for k, x in d["versions"].items() if k != "openvino_build")
+        lines.append(f"- competitor {name}: {d['label']} ({vs}): {d['settings']}")
+    if not comps:
+        lines.append("- competitors: none (--competitors torch,ort,ov; pip install 'gatedrnn[bench]')")
+    lines.append(
+        f"- protocol: float32, zero initial state, 1 layer, GRU linear_before_reset=True; every implementation "
         f"checked against gatedrnn.reference (float64, atol {s['atol']:g}, rtol {s['rtol']:g}; batches over "
-        f"{s['check_rows']} rows: {s['check_rows']} rows vs the reference, all rows vs numpy); "
+        f"{s['check_rows']} rows: {s['check_rows']} rows vs the reference, all rows vs numpy) before it is timed, "
+        f"a competitor that fails is excluded from its row; "
         f"time.perf_counter per call, interleaved {'/'.join(order)} in {BURST_S * 1e3:g} ms bursts "
         f"(multi-threaded rows: {SETTLE_S * 1e3:g} ms idle before each burst) for {s['time_budget_s']:g} s per row "
         f"(min {s['min_repeats']} repeats unless one round is too slow)"
-        + ("; numpy = hoisted float32 baseline" if "numpy" in order else ""),
-    ]
+        + ("; numpy = hoisted float32 baseline" if "numpy" in order else ""))
+    c = CEILINGS
+    lines.append(
+        "- columns: speedup = numpy median / gatedrnn median; best / gatedrnn = the fastest competitor's median / "
+        "gatedrnn median (> 1: gatedrnn faster); fp32 floor = input GEMM at FMA peak + T x max(step FLOPs at peak, "
+        f"W_hh bytes at the bandwidth of the cache holding each thread's slice), with the ceilings of {c['machine']}: "
+        f"{c['fma_flops_per_core'] / 1e9:g} GFLOP/s and {c['l2_bytes_per_s_per_core'] / 1e9:g} GB/s L2 per core "
+        "(indicative on other machines; 1 and 2 threads only)")
     for note in meta.get("notes", []):
         lines.append(f"- note: {note}")
     return "\n".join(lines)
@@ -668,24 +795,120 @@ TABLE_COLUMNS = ("cell", "kind", "B", "T", "H", "threads", "gatedrnn median ms",
                  "numpy median ms", "numpy min ms", "speedup", "GFLOP/s", "repeats", "check")
 
 
-def format_table(results: Iterable[dict]) -> str:
-    lines = ["| " + " | ".join(TABLE_COLUMNS) + " |",
-             "|" + "|".join("---" if c in ("cell", "kind", "check") else "---:" for c in TABLE_COLUMNS) + "|"]
+def table_columns(competitors: Sequence[str] = ()) -> List[str]:
+    """The table's columns for a run with ``competitors`` (names, in order)."""
+    cols = list(TABLE_COLUMNS[:10])
+    for c in competitors:
+        cols += [f"{c} median ms", f"{c} min ms"]
+    if competitors:
+        cols += ["best competitor", "best / gatedrnn"]
+    cols += ["speedup", "fp32 floor ms", "GFLOP/s", "repeats", "check"]
+    return cols
+
+
+def _check_cell(r: dict) -> str:
+    if r.get("error"):
+        return "ERROR"
+    excluded = list(r.get("excluded") or {})
+    failed = [k for k, c in r["check"].items() if not c["ok"] and k not in excluded]
+    parts = ["ok" if r["ok"] and not failed else "FAIL " + ",".join(failed)]
+    if excluded:
+        parts.append("excluded " + ",".join(excluded))
+    return "; ".join(parts)
+
+
+def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] = None) -> str:
+    """The markdown table. ``competitors``: the competitor columns (default: every
+    competitor that appears in ``results``)."""
+    results = list(results)
+    if competitors is None:
+        from gatedrnn._competitors import COMPETITORS
+
+        seen = {k for r in results for k in (r.get("timings") or {})}
+        competitors = [c for c in COMPETITORS if c in seen]
+    cols = table_columns(competitors)
+    lines = ["| " + " | ".join(cols) + " |",
+             "|" + "|".join("---" if c in ("cell", "kind", "check", "best competitor") else "---:"
+                            for c in cols) + "|"]
     for r in results:
         t = r.get("timings") or {}
-        g, n = t.get("gatedrnn", {}), t.get("numpy", {})
-        if r.get("error"):
-            check = "ERROR"
-        else:
-            check = "ok" if r["ok"] else "FAIL " + ",".join(k for k, c in r["check"].items() if not c["ok"])
-        cells = [r["cell"], r["kind"], r["B"], r["T"], r["H"], r["threads"],
-                 fmt_ms(g.get("median_ms")), fmt_ms(g.get("min_ms")),
-                 fmt_ms(n.get("median_ms")), fmt_ms(n.get("min_ms")),
-                 f"{r['speedup']:.2f}" if r.get("speedup") else "-",
-                 f"{r['gflops']:.1f}" if r.get("gflops") else "-",
-                 g.get("repeats", "-"), check]
-        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
+        g = t.get("gatedrnn", {})
+        vals = {"cell": r["cell"], "kind": r["kind"], "B": r["B"], "T": r["T"], "H": r["H"],
+                "threads": r["threads"],
+                "speedup": f"{r['speedup']:.2f}" if r.get("speedup") else "-",
+                "best competitor": r.get("best_competitor") or "-",
+                "best / gatedrnn": f"{r['best_ratio']:.2f}" if r.get("best_ratio") else "-",
+                "fp32 floor ms": fmt_ms(float(f"{r['floor_ms']:.3g}")) if r.get("floor_ms") else "-",
+                "GFLOP/s": f"{r['gflops']:.1f}" if r.get("gflops") else "-",
+                "repeats": g.get("repeats", "-"), "check": _check_cell(r)}
+        for name in ("gatedrnn", "numpy", *competitors):
+            d = t.get(name, {})
+            vals[f"{name} median ms"] = fmt_ms(d.get("median_ms"))
+            vals[f"{name} min ms"] = fmt_ms(d.get("min_ms"))
+        lines.append("| " + " | ".join(str(vals[c]) for c in cols) + " |")
     return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------------
+# The chart.
+
+def plot_results(results: Sequence[dict], meta: dict, path: str) -> None:
+    """A PNG bar chart: per row (cell, kind, threads), gatedrnn's speedup over NumPy and
+    over the fastest competitor (median / median; > 1: gatedrnn faster), log scale,
+    with a line at 1. Needs matplotlib (ImportError otherwise)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    rows = [r for r in results if not r.get("error")]
+    labels = [f"{r['kind']} {r['cell']}\n{r['threads']}T" for r in rows]
+    vs_numpy = [r.get("speedup") or np.nan for r in rows]
+    vs_best = [r.get("best_ratio") or np.nan for r in rows]
+    have_best = any(np.isfinite(vs_best))
+    n = len(rows)
+    fig = Figure(figsize=(max(6.0, 0.75 * n + 2.0), 5.0), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    xs = np.arange(n)
+    width = 0.4 if have_best else 0.6
+    series = [(xs - (width / 2 if have_best else 0), vs_numpy, "over NumPy", "#4c72b0", None)]
+    if have_best:
+        series.append((xs + width / 2, vs_best, "over the best competitor (named)", "#dd8452",
+                       [r.get("best_competitor") for r in rows]))
+    for x, v, label, color, names in series:
+        v = np.asarray(v, dtype=float)
+        # Bars grow from 1 (no difference): up when gatedrnn is faster, down when slower.
+        ax.bar(x, v - 1.0, width, bottom=1.0, label=label, color=color)
+        for i, (xi, vi) in enumerate(zip(x, v)):
+            if np.isfinite(vi):
+                text = f"{vi:.2f}" + (f"\n{names[i]}" if names else "")
+                ax.annotate(text, (xi, vi), xytext=(0, 2 if vi >= 1 else -2), textcoords="offset points",
+                            ha="center", va="bottom" if vi >= 1 else "top", fontsize=7)
+    ax.axhline(1.0, color="black", linewidth=1.0)
+    ax.set_yscale("log", base=2)
+    vals = [v for v in vs_numpy + vs_best if np.isfinite(v)]
+    if vals:
+        lo, hi = min(vals + [1.0]), max(vals + [1.0])
+        ax.set_ylim(lo / 1.3, hi * 1.35)
+    ax.yaxis.set_major_locator(LogLocator(base=2, subs=(1.0, 1.5)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}x"))
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.set_xticks(xs)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_xlim(-0.6, n - 0.4)
+    ax.set_ylabel("speedup of gatedrnn (median / median, > 1: faster)")
+    ax.grid(axis="y", which="major", alpha=0.3)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=2, fontsize=8, frameon=False)
+    v = meta["versions"]
+    comps = meta.get("competitors") or {}
+    comp_s = ", ".join(f"{k} {x}" for d in comps.values() for k, x in d["versions"].items()
+                       if k not in ("onnx", "openvino_build"))
+    threads = ",".join(map(str, meta["settings"]["threads"]))
+    ax.set_title(f"gatedrnn {v['gatedrnn']} ({meta['gatedrnn']['selected_isa']}, threads {threads}) vs "
+                 f"NumPy {v['numpy']}" + (f" and the best of\n{comp_s}" if comp_s else "")
+                 + f"\n{machine_line(meta['machine'])}; {meta.get('created', '')}", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
 
 
 # ----------------------------------------------------------------------------------
@@ -731,8 +954,20 @@ def _positive_float(text: str) -> float:
     return v
 
 
+def competitor_list(text: str) -> Optional[List[str]]:
+    """``--competitors``: 'all' (None: every installed one), 'none' ([]) or names."""
+    from gatedrnn._competitors import COMPETITORS
+
+    t = text.strip().lower()
+    if t == "all":
+        return None
+    if t == "none":
+        return []
+    return csv_list(COMPETITORS, what="competitor")(text)
+
+
 def add_bench_arguments(p) -> None:
-    """The grid options, shared by ``python -m gatedrnn bench`` and bench/competitors.py."""
+    """The grid options of ``python -m gatedrnn bench``."""
     p.add_argument("--cells", type=csv_list(ALL_CELLS, what="cell"), default=None,
                    help=f"comma-separated cells (default: all, {','.join(ALL_CELLS)}; "
                         f"--quick: {','.join(QUICK_CELLS)})")
@@ -748,8 +983,14 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--time-budget", type=_positive_float, default=None, metavar="SECONDS",
                    help=f"seconds of interleaved timing per row (default {DEFAULT_BUDGET:g}); "
                         f"at least {MIN_REPEATS} repeats each unless one call is very slow")
+    p.add_argument("--competitors", type=competitor_list, default=None, metavar="LIST",
+                   help="comma-separated competitors timed beside gatedrnn and numpy: torch (PyTorch), "
+                        "ort (ONNX Runtime), ov (OpenVINO); 'all' (default: every one installed) or 'none'")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write machine, versions, ISA, settings and every timing as JSON")
+    p.add_argument("--plot", metavar="FILE.png", default=None,
+                   help="also draw gatedrnn's speedup over NumPy and over the best competitor per row "
+                        "(needs matplotlib)")
 
 
 def resolve_settings(args) -> dict:
@@ -764,6 +1005,7 @@ def resolve_settings(args) -> dict:
             "threads": args.threads or threads,
             "time_budget_s": args.time_budget if args.time_budget is not None else budget,
             "min_repeats": MIN_REPEATS, "atol": ATOL, "rtol": RTOL, "check_rows": CHECK_ROWS,
+            "competitors_requested": getattr(args, "competitors", None),
             "impls": ["gatedrnn", "numpy"]}
 
 
@@ -830,29 +1072,60 @@ def write_json(path: str, doc: dict) -> None:
         f.write("\n")
 
 
-def run(args, argv: Optional[Sequence[str]] = None, *, out=sys.stdout, progress=sys.stderr) -> int:
-    """``python -m gatedrnn bench``: run the grid, print the table, write the JSON.
-    Returns the exit status: 0 when every check passed, 1 otherwise, 130 on Ctrl-C."""
+def run(args, argv: Optional[Sequence[str]] = None, *, out=None, progress=None) -> int:
+    """``python -m gatedrnn bench``: run the grid, print the table, write the JSON and
+    the chart. Returns the exit status: 0 when gatedrnn's and numpy's checks all
+    passed, 1 otherwise (a competitor failing its check is reported and excluded, not
+    a failure), 2 when --plot is asked for without matplotlib, 130 on Ctrl-C."""
+    from gatedrnn import _competitors
+
+    out = sys.stdout if out is None else out          # looked up now: tests replace them
+    progress = sys.stderr if progress is None else progress
+    plot = getattr(args, "plot", None)
+    if plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            print("error: --plot needs matplotlib: pip install matplotlib (or pip install 'gatedrnn[bench]')",
+                  file=progress, flush=True)
+            return 2
     settings = resolve_settings(args)
+    requested = settings["competitors_requested"]
+    competitors, comp_notes = _competitors.load(requested, explicit=requested is not None)
+    settings["competitors"] = list(competitors)
+    settings["impls"] = ["gatedrnn", "numpy", *competitors]
     meta = collect_meta(settings, argv)
+    meta["competitors"] = {name: a.describe() for name, a in competitors.items()}
+    meta["ceilings"] = CEILINGS
+    meta["notes"] = comp_notes + meta["notes"]
+    for note in comp_notes:
+        print(f"note: {note}", file=progress, flush=True)
     print(format_header(meta), file=out)
     print(file=out, flush=True)
     results: List[dict] = []
     interrupted = False
     try:
         run_grid(settings["cells"], settings["kinds"], settings["threads"], settings["time_budget_s"],
-                 progress=progress, results=results)
+                 progress=progress, results=results, competitors=competitors)
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: the table holds the rows finished so far", file=progress, flush=True)
-    print(format_table(results), file=out, flush=True)
+    print(format_table(results, list(competitors)), file=out, flush=True)
     ok = bool(results) and all(r["ok"] for r in results) and not interrupted
     failed = [f"{r['kind']} {r['cell']} threads={r['threads']}" for r in results if not r["ok"]]
     if failed:
         print(f"\nFAIL: {len(failed)} row(s) failed their check or raised: {'; '.join(failed)}", file=out)
+    excluded = [f"{c} from {r['kind']} {r['cell']} threads={r['threads']} ({err})"
+                for r in results for c, err in (r.get("excluded") or {}).items()]
+    if excluded:
+        print(f"\nexcluded {len(excluded)} competitor timing(s) that failed their check or raised: "
+              + "; ".join(excluded), file=out)
     if args.json:
         write_json(args.json, {**meta, "results": results, "ok": ok, "interrupted": interrupted})
         print(f"wrote {args.json}", file=progress)
+    if plot and results:
+        plot_results(results, meta, plot)
+        print(f"wrote {plot}", file=progress)
     if interrupted:
         return 130
     return 0 if ok else 1
