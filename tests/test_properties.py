@@ -550,3 +550,29 @@ def test_fuzz_load_state_dict_not_a_mapping(value):
         model.load_state_dict(value)
     after = model.state_dict()
     assert all(np.array_equal(after[k], before[k]) for k in before)
+
+
+@pytest.mark.parametrize("kind, options", [
+    ("lstm", {}), ("lstm", {"proj_size": -1}), ("lstm", {"peepholes": True, "clip": 0.5}),
+    ("gru", {}), ("gru", {"linear_before_reset": False}),
+])
+@pytest.mark.parametrize("hidden", [65, 130, 200])
+def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden):
+    """Batched steps sweep k in passes that keep a block's weights in L1 (partial sums saved
+    between passes); a row alone runs the single-pass GEMV. Both must give the same bits,
+    for recurrent widths spanning several passes (and not a multiple of one)."""
+    rng = np.random.default_rng(hidden)
+    if options.get("proj_size") == -1:
+        options = dict(options, proj_size=hidden - 1)  # W_hh's K = hidden - 1
+    cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
+    model = cls(9, hidden, seed=hidden, **options)
+    batch, T = 7, 4
+    x = rng.standard_normal((T, batch, 9)).astype(np.float32)
+    lengths = [4, 1, 3, 4, 2, 4, 0]
+    full = model(x, lengths=lengths)
+    for k in range(batch):
+        alone = model(np.ascontiguousarray(x[:, k:k + 1]), lengths=[lengths[k]])
+        assert np.array_equal(full[0][:, k], alone[0][:, 0]), f"y of row {k}"
+        h_full = full[1] if kind == "gru" else full[1][0]
+        h_alone = alone[1] if kind == "gru" else alone[1][0]
+        assert np.array_equal(h_full[:, k], h_alone[:, 0]), f"h_n of row {k}"

@@ -94,8 +94,8 @@ struct alignas(64) ChunkSlot {
 // Row pointers of one step, one set per thread (each thread builds its own).
 struct RowPointers {
     std::vector<const float*> h_prev, gx;
-    std::vector<float*> h_next, y, c, s1, s2;
-    explicit RowPointers(int B) : h_prev(B), gx(B), h_next(B), y(B), c(B), s1(B), s2(B) {}
+    std::vector<float*> h_next, y, c, s1, s2, partial;
+    explicit RowPointers(int B) : h_prev(B), gx(B), h_next(B), y(B), c(B), s1(B), s2(B), partial(B) {}
     StepRows view(int n) {
         StepRows r;
         r.n = n;
@@ -106,6 +106,7 @@ struct RowPointers {
         r.c = c.data();
         r.scratch = s1.data();
         r.scratch2 = s2.data();
+        r.partial = partial.data();
         return r;
     }
 };
@@ -117,6 +118,7 @@ struct Workspace {
     AlignedBuffer h[2];      // double-buffered state rows, padded to whole blocks
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
+    AlignedBuffer partial;   // batched steps: partial sums, rows like gx's
     std::vector<RowPointers> rows;  // per thread
     std::vector<ChunkSlot> slots;   // the Schedule's chunks
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
@@ -234,6 +236,7 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.c.reserve(static_cast<size_t>(B) * ws.ld_c);
     ws.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
     ws.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
+    if (B > 1) ws.partial.reserve(static_cast<size_t>(B) * ws.ld_gx);
     // Threads split the hidden units; below ~4 MFLOP per call waking a second thread costs
     // more than it saves.
     const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
@@ -339,6 +342,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                 rp.c[n] = ws.c.data() + b * ws.ld_c;
                 rp.s1[n] = ws.s1.data() + b * ws.ld_c;
                 rp.s2[n] = ws.s2.data() + b * ws.ld_c;
+                rp.partial[n] = B > 1 ? ws.partial.data() + b * ws.ld_gx : nullptr;
                 ++n;
             }
             StepArgs args;

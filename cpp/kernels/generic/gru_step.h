@@ -43,7 +43,7 @@ inline void gru_step(const StepArgs& s) {
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<3>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
+    step_loop<3>(s, a, init, epi);
 }
 inline void gru_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, s); }
 
@@ -64,7 +64,7 @@ inline void gru_gates(const StepArgs& s) {
         store(rows.scratch[i] + at, mul(r, load(rows.h_prev[i] + at)));
         store(rows.scratch2[i] + at, z);
     };
-    step_loop<2>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
+    step_loop<2>(s, a, init, epi);
 }
 inline void gru_gates_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_gates, s); }
 
@@ -85,6 +85,6 @@ inline void gru_cand(const StepArgs& s) {
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
+    step_loop<1>(s, a, init, epi);
 }
 inline void gru_cand_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_cand, s); }

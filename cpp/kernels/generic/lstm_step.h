@@ -55,7 +55,7 @@ inline void lstm_step(const StepArgs& s) {
             store_valid(rows.y[i] + at, h, H - at);
         }
     };
-    step_loop<4>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
+    step_loop<4>(s, a, init, epi);
 }
 
 inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, s); }
@@ -71,5 +71,5 @@ inline void lstm_proj_f32(const StepArgs& s) {
         store(rows.h_next[i] + at, acc[0]);
         store_valid(rows.y[i] + at, acc[0], P - at);
     };
-    step_loop<1>(rows.n, s.blk_begin, s.blk_end, s.w, a, init, epi);
+    step_loop<1>(s, a, init, epi);
 }

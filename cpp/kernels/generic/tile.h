@@ -65,42 +65,75 @@ inline void with_rows(int rest, const F& f) {
 //     a(i)            -> const float*, row i's input vector (K = w.K floats)
 //     init(i, u, acc) -> writes the G start values of row i, group u into acc[0..G)
 //     epi(i, u, acc)  -> consumes the G finished accumulators (the fused epilogue)
+//
+// A tile covers k in [k0, k1): it starts from init when k0 == 0, else from the partial
+// sums saved in `partial` (row i's [blocks][G][16], laid out like a gx row), and ends
+// with the epilogue when k1 == K, else by saving its sums there. A saved float is the
+// accumulator itself, so the chain of multiply-adds is the same as in one pass.
 
 template <int G, int MR, int NU, class A, class Init, class Epi>
-inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi) {
+inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
+                      float* const* partial, int k0, int k1) {
     V acc[MR][NU * G];
     const float* x[MR];
     const float* col[NU * G];
     for (int r = 0; r < MR; ++r) {
-        x[r] = a(i0 + r);
-        for (int j = 0; j < NU; ++j) init(i0 + r, u0 + j, &acc[r][j * G]);
+        x[r] = a(i0 + r) + k0;
+        for (int j = 0; j < NU; ++j) {
+            if (k0 == 0) {
+                init(i0 + r, u0 + j, &acc[r][j * G]);
+            } else {
+                for (int g = 0; g < G; ++g) acc[r][j * G + g] = load(partial[i0 + r] + gate_offset(u0 + j, g, G));
+            }
+        }
     }
     for (int j = 0; j < NU; ++j)
         for (int g = 0; g < G; ++g)
-            col[j * G + g] = w.block((u0 + j) / kSub) + in_block_offset(u0 + j, g);
-    accumulate<MR, NU * G>(acc, x, col, G * kBlock, w.K);
+            col[j * G + g] = w.block((u0 + j) / kSub) + static_cast<ptrdiff_t>(k0) * G * kBlock + in_block_offset(u0 + j, g);
+    accumulate<MR, NU * G>(acc, x, col, G * kBlock, k1 - k0);
     for (int r = 0; r < MR; ++r)
-        for (int j = 0; j < NU; ++j) epi(i0 + r, u0 + j, &acc[r][j * G]);
+        for (int j = 0; j < NU; ++j) {
+            if (k1 == w.K) {
+                epi(i0 + r, u0 + j, &acc[r][j * G]);
+            } else {
+                for (int g = 0; g < G; ++g) store(partial[i0 + r] + gate_offset(u0 + j, g, G), acc[r][j * G + g]);
+            }
+        }
 }
 
-// Rows [0, n) x blocks [blk_begin, blk_end).
+// k per pass of a batched step: the block's weight vectors of that k range (16 KiB) stay
+// in L1 while every row tile of the batch, in every group of the block, sweeps them.
+template <int G>
+inline constexpr int kStepKc = 16384 / (G * kBlock * static_cast<int>(sizeof(float)));
+
+// s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w.
 template <int G, class A, class Init, class Epi>
-inline void step_loop(int n, int blk_begin, int blk_end, const PanelView& w, const A& a,
-                      const Init& init, const Epi& epi) {
-    const int u_begin = blk_begin * kSub, u_end = blk_end * kSub;
+inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi) {
+    const PanelView& w = s.w;
+    const int n = s.rows.n, K = w.K;
+    float* const* partial = s.rows.partial;
+    const int u_begin = s.blk_begin * kSub, u_end = s.blk_end * kSub;
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
-        for (; u + kGemvGroups <= u_end; u += kGemvGroups) step_tile<G, 1, kGemvGroups>(0, u, w, a, init, epi);
-        for (; u < u_end; ++u) step_tile<G, 1, 1>(0, u, w, a, init, epi);
+        for (; u + kGemvGroups <= u_end; u += kGemvGroups)
+            step_tile<G, 1, kGemvGroups>(0, u, w, a, init, epi, partial, 0, K);
+        for (; u < u_end; ++u) step_tile<G, 1, 1>(0, u, w, a, init, epi, partial, 0, K);
         return;
     }
     constexpr int MR = kStepRows<G>;
-    for (int u = u_begin; u < u_end; ++u) {  // a group's weights stay in cache across rows
-        int i = 0;
-        for (; i + MR <= n; i += MR) step_tile<G, MR, 1>(i, u, w, a, init, epi);
-        if (i < n)
-            with_rows<MR - 1>(n - i, [&](auto rows) { step_tile<G, decltype(rows)::value, 1>(i, u, w, a, init, epi); });
-    }
+    const int kc = partial ? kStepKc<G> : K;  // no partial-sum rows: one pass over k
+    for (int b = s.blk_begin; b < s.blk_end; ++b)
+        for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
+            const int k1 = std::min(K, k0 + kc);
+            for (int u = b * kSub; u < (b + 1) * kSub; ++u) {
+                int i = 0;
+                for (; i + MR <= n; i += MR) step_tile<G, MR, 1>(i, u, w, a, init, epi, partial, k0, k1);
+                if (i < n)
+                    with_rows<MR - 1>(n - i, [&](auto rows) {
+                        step_tile<G, decltype(rows)::value, 1>(i, u, w, a, init, epi, partial, k0, k1);
+                    });
+            }
+        }
 }
 
 // Store the first `valid` lanes of a vector into caller memory (y rows are not padded).
