@@ -19,7 +19,7 @@ AlignedBuffer::AlignedBuffer(size_t n) : size_(n) {
 
 void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
 
-Panel pack_panel(const float* w, int N, int K, int first_gate, int G) {
+Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major) {
     Panel p;
     p.K = K;
     p.G = G;
@@ -29,11 +29,14 @@ Panel pack_panel(const float* w, int N, int K, int first_gate, int G) {
     float* out = p.buf.data();
     for (int b = 0; b < nb; ++b)
         for (int k = 0; k < K; ++k)
-            for (int g = 0; g < G; ++g)
-                for (int l = 0; l < kBlock; ++l, ++out) {
+            for (int g = 0; g < G; ++g) {
+                float* row = out + (gate_major ? (static_cast<ptrdiff_t>(b) * G + g) * K + k
+                                               : (static_cast<ptrdiff_t>(b) * K + k) * G + g) * kBlock;
+                for (int l = 0; l < kBlock; ++l) {
                     const int unit = b * kBlock + l;
-                    if (unit < N) *out = w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
+                    if (unit < N) row[l] = w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
                 }
+            }
     return p;
 }
 

@@ -51,7 +51,7 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
             require(w.w_ih && w.w_hh, "missing weight_ih / weight_hh");
             require(!lstm || c.proj_size == 0 || w.w_hr, "missing weight_hr");
             Direction dir;
-            dir.w_ih = pack_panel(w.w_ih, H, c.layer_input_size(l), 0, G);
+            dir.w_ih = pack_panel(w.w_ih, H, c.layer_input_size(l), 0, G, /*gate_major=*/true);
             // Biases folded into the input projection: every b_ih, and every b_hh except the
             // GRU's b_hn when r multiplies it (linear_before_reset).
             for (int i = 0; i < G * H; ++i) {
@@ -164,22 +164,30 @@ public:
 
     bool finished() const { return done_.load(std::memory_order_acquire) >= total_; }
 
-    // How often a thread found another one late (its chunks unfinished after a wait).
+    // How often a thread found another one stalled (a stage still unfinished long after
+    // its own share of the stage's work would have taken).
     int64_t late() const { return late_.load(std::memory_order_relaxed); }
 
     // Runs this thread's share of `stage` (kind 0: projection, 1: phase 1, 2: phase 2),
     // then waits until every chunk of it is done, helping with unclaimed ones.
     template <class F>
     void run_stage(int64_t stage, int kind, int tid, int nthreads, const F& work) {
+        using Clock = std::chrono::steady_clock;
         const int n = n_[kind];
         const int64_t target = completed_after(stage, kind);
         const auto first = [&](int t) { return (t * n + nthreads - 1) / nthreads; };  // first chunk of thread t
+        const auto start = Clock::now();
         for (int c = first(tid); c < first(tid + 1); ++c) try_run(stage, kind, c, work);
         const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
         if (wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
-        late_.fetch_add(1, std::memory_order_relaxed);
+        const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         for (int c = 0; c < n; ++c) try_run(stage, kind, c, work);  // help: the owner is late
         wait_until(stage_done, std::chrono::microseconds(200));
+        // Uneven chunks and cache misses make a thread wait a little; a thread that is not
+        // running (the OS gave its core to something else) makes it wait for far longer
+        // than the work itself takes. Only that counts towards going solo.
+        if (Clock::now() - start > 3 * own + std::chrono::microseconds(100))
+            late_.fetch_add(1, std::memory_order_relaxed);
     }
 
 private:

@@ -1,6 +1,7 @@
 // The kernel interface: what one timestep (or the input projection) asks of an ISA.
 //
-// Every kernel reads weights packed by pack.cpp into gate-interleaved panels:
+// Every step kernel reads weights packed by pack.cpp into gate-interleaved panels (the
+// input projection's GEMM reads the same blocks gate-major, see GemmArgs):
 //
 //     panel[b][k][g][l] = W[(g0 + g) * N + 16 * b + l][k]      (0 past N)
 //
@@ -34,7 +35,9 @@ struct PanelView {
 };
 
 // Input projection of a whole sequence: for rows m in [m_begin, m_end),
-//     C[m][b][g][:] = bias[b][g][:] + sum_k A[m][k] * panel[b][k][g][:]
+//     C[m][b][g][:] = bias[b][g][:] + sum_k A[m][k] * panel[b][g][k][:]
+// Its panel is packed gate-major (pack_panel's gate_major): a GEMM tile covering one
+// gate's columns of a block reads one contiguous stream, k after k.
 // Row m of A is the vector at a + (m / rows_per_t) * a_st + (m % rows_per_t) * a_sb,
 // so time-major, batch-first and strided sequences all feed it without a copy.
 struct GemmArgs {

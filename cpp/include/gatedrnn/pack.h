@@ -37,8 +37,9 @@ struct Panel {
 };
 
 // Packs gates first_gate .. first_gate + G - 1 of a PyTorch matrix W with rows
-// (gate * N + unit) and row stride K: panel[b][k][g][l] = W[(first_gate + g) * N + 16b + l][k].
-Panel pack_panel(const float* w, int N, int K, int first_gate, int G);
+// (gate * N + unit) and row stride K: panel[b][k][g][l] = W[(first_gate + g) * N + 16b + l][k],
+// or panel[b][g][k][l] with gate_major (the input projection's GEMM panels, kernels.h).
+Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major = false);
 
 // A bias vector (gate * N + unit) in the same gate-interleaved order:
 // out[b][g][l] = bias[(first_gate + g) * N + 16b + l], 0 past N.

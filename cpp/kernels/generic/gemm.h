@@ -1,11 +1,11 @@
 // Input projection of all timesteps at once: one GEMM on the packed W_ih panels.
 // Included inside namespace gatedrnn::<isa> (see README.md): no guard, no includes.
 //
-//     gx[m][b][g][:] = bias[b][g][:] + sum_k x_m[k] * W_ih panel[b][k][g][:]
+//     gx[m][b][g][:] = bias[b][g][:] + sum_k x_m[k] * W_ih panel[b][g][k][:]
 //
-// A block's k-row of the panel is G * 16 contiguous floats, and so is a gx row's block:
-// the tile is kGemmRows rows x kGemmCols vectors of that row, the classic register-blocked
-// micro-kernel.
+// The tile is kGemmRows rows x kGemmCols vectors of a block's G * 16 outputs, the classic
+// register-blocked micro-kernel; the panel is gate-major, so each of its weight vectors
+// runs through k contiguously (16 floats per k).
 
 template <int G, int MR>
 inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
@@ -19,8 +19,11 @@ inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
         x[r] = args.a + (m / args.rows_per_t) * args.a_st + (m % args.rows_per_t) * args.a_sb;
         for (int c = 0; c < NC; ++c) acc[r][c] = args.bias ? load(args.bias + row_off + c * kLanes) : zero();
     }
-    for (int c = 0; c < NC; ++c) col[c] = args.w.block(b) + (c0 + c) * kLanes;
-    accumulate<MR, NC>(acc, x, col, G * kBlock, args.w.K);
+    for (int c = 0; c < NC; ++c) {
+        const int v = c0 + c;  // vector v of the block's outputs: gate v / kSub
+        col[c] = args.w.block(b) + static_cast<ptrdiff_t>(v / kSub) * args.w.K * kBlock + (v % kSub) * kLanes;
+    }
+    accumulate<MR, NC>(acc, x, col, kBlock, args.w.K);
     for (int r = 0; r < MR; ++r) {
         float* out = args.c + static_cast<ptrdiff_t>(args.m_begin + i0 + r) * args.ldc + row_off;
         for (int c = 0; c < NC; ++c) store(out + c * kLanes, acc[r][c]);
