@@ -174,6 +174,11 @@ public:
     void run_stage(int64_t stage, int kind, int tid, int nthreads, const F& work) {
         using Clock = std::chrono::steady_clock;
         const int n = n_[kind];
+        if (nthreads == 1) {  // alone: no claims, no waiting
+            for (int c = 0; c < n; ++c) work(c);
+            done_.fetch_add(n, std::memory_order_relaxed);
+            return;
+        }
         const int64_t target = completed_after(stage, kind);
         const auto first = [&](int t) { return (t * n + nthreads - 1) / nthreads; };  // first chunk of thread t
         const auto start = Clock::now();
