@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,25 @@ constexpr int kInputFlags = py::array::c_style | py::array::forcecast | py::deta
 using FloatArray = py::array_t<float, kInputFlags>;
 using IndexArray = py::array_t<int64_t, kInputFlags>;
 
+// A float32 array argument, C-contiguous and aligned (its type caster is below). Such
+// arrays are taken as they are; anything else is converted by NumPy (a copy), as
+// py::array_t<float, kInputFlags> would do, but without array_t's fixed costs per argument
+// (an empty placeholder array and a full PyArray_FromAny), which on a small model cost
+// about as much as the step itself.
+class Floats {
+public:
+    Floats() = default;
+    explicit Floats(py::object a) : a_(std::move(a)) {}
+    const float* data() const { return reinterpret_cast<const float*>(proxy()->data); }
+    py::ssize_t ndim() const { return proxy()->nd; }
+    py::ssize_t shape(py::ssize_t i) const { return proxy()->dimensions[i]; }
+    const py::ssize_t* shape() const { return proxy()->dimensions; }
+
+private:
+    const py::detail::PyArray_Proxy* proxy() const { return py::detail::array_proxy(a_.ptr()); }
+    py::object a_;
+};
+
 std::string shape_str(const std::vector<py::ssize_t>& s) {
     std::string out = "(";
     for (size_t i = 0; i < s.size(); ++i)
@@ -33,19 +53,62 @@ std::string shape_str(const std::vector<py::ssize_t>& s) {
     return out + ")";
 }
 
-std::vector<py::ssize_t> shape_of(const py::array& a) {
+template <class A>  // py::array or Floats
+std::vector<py::ssize_t> shape_of(const A& a) {
     return std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim());
 }
 
-void check_shape(const py::array& a, const std::vector<py::ssize_t>& expected, const std::string& name) {
+template <class A>
+void check_shape(const A& a, const std::vector<py::ssize_t>& expected, const std::string& name) {
     if (shape_of(a) != expected)
         throw std::invalid_argument(name + ": expected shape " + shape_str(expected) + ", got " +
                                     shape_str(shape_of(a)));
 }
 
+// Compares without allocating (it runs on every call); builds the message only on failure.
+template <class A>
+void check_shape(const A& a, std::initializer_list<py::ssize_t> expected, const char* name) {
+    bool same = a.ndim() == static_cast<py::ssize_t>(expected.size());
+    for (size_t i = 0; same && i < expected.size(); ++i) same = a.shape(static_cast<py::ssize_t>(i)) == expected.begin()[i];
+    if (!same) check_shape(a, std::vector<py::ssize_t>(expected), std::string(name));
+}
+
 std::string key(const char* base, int layer, int d) {
     return std::string(base) + "_l" + std::to_string(layer) + (d ? "_reverse" : "");
 }
+
+}  // namespace
+
+namespace pybind11::detail {
+template <>
+struct type_caster<Floats> {
+    PYBIND11_TYPE_CASTER(Floats, const_name("numpy.ndarray[numpy.float32]"));
+
+    bool load(handle src, bool convert) {
+        static PyObject* const f32 = dtype::of<float>().release().ptr();  // NumPy's float32 descriptor
+        constexpr int kReady = npy_api::NPY_ARRAY_C_CONTIGUOUS_ | npy_api::NPY_ARRAY_ALIGNED_;
+        if (npy_api::get().PyArray_Check_(src.ptr())) {
+            const PyArray_Proxy* a = array_proxy(src.ptr());
+            if (a->descr == f32 && (a->flags & kReady) == kReady) {
+                value = Floats(reinterpret_borrow<object>(src));
+                return true;
+            }
+        }
+        if (!convert) return false;
+        // NumPy's conversion (a copy); its errors (e.g. MemoryError for a huge broadcast
+        // view) propagate as they are.
+        PyObject* converted = npy_api::get().PyArray_FromAny_(src.ptr(), dtype::of<float>().release().ptr(), 0, 0,
+                                                              npy_api::NPY_ARRAY_ENSUREARRAY_ | kInputFlags, nullptr);
+        if (converted == nullptr) throw error_already_set();
+        value = Floats(reinterpret_steal<object>(converted));
+        return true;
+    }
+
+    static handle cast(const Floats&, return_value_policy, handle) { return none().release(); }  // never returned
+};
+}  // namespace pybind11::detail
+
+namespace {
 
 // A Network plus the arrays its configuration needs to validate calls.
 class PyNetwork {
@@ -59,8 +122,8 @@ public:
 
     const NetworkConfig& config() const { return net_.config(); }
 
-    py::tuple forward(const FloatArray& x, const std::optional<FloatArray>& h0,
-                      const std::optional<FloatArray>& c0, const std::optional<IndexArray>& lengths,
+    py::tuple forward(const Floats& x, const std::optional<Floats>& h0,
+                      const std::optional<Floats>& c0, const std::optional<IndexArray>& lengths,
                       bool batch_first, int num_threads) const {
         const NetworkConfig& c = net_.config();
         const bool lstm = c.cell == CellType::lstm;
@@ -120,8 +183,8 @@ public:
 
     // One step of a single-layer, single-direction network (the cells): x (B, I), states
     // (B, H_out) and (B, H). Returns (h, c or None) without the time and layer axes.
-    py::tuple step(const FloatArray& x, const std::optional<FloatArray>& h0,
-                   const std::optional<FloatArray>& c0, int num_threads) const {
+    py::tuple step(const Floats& x, const std::optional<Floats>& h0,
+                   const std::optional<Floats>& c0, int num_threads) const {
         const NetworkConfig& c = net_.config();
         const bool lstm = c.cell == CellType::lstm;
         if (c.num_layers != 1 || c.bidirectional)
@@ -165,7 +228,7 @@ public:
     // in place (the driver reads a layer's initial state before it writes its final one).
     // x is one step (B, I) -> y (B, H_out), or a chunk (T, B, I) / (B, T, I) -> y likewise.
     // h and c are the stream's own float32 arrays (L, B, H_out) and (L, B, H).
-    FloatArray advance(const FloatArray& x, py::array_t<float, py::array::c_style>& h,
+    FloatArray advance(const Floats& x, py::array_t<float, py::array::c_style>& h,
                        std::optional<py::array_t<float, py::array::c_style>>& cs, bool batch_first,
                        int num_threads) const {
         const NetworkConfig& c = net_.config();

@@ -44,9 +44,9 @@ def weights_follow():
 
 
 def _ready(a: Any) -> bool:
-    """None, or a float32 C-contiguous ndarray: passed to the core as it is (which checks
-    the shape), skipping the conversions of the general path."""
-    return a is None or (type(a) is np.ndarray and a.dtype is _F32 and a.flags.c_contiguous)
+    """None, or a float32 ndarray: passed to the core as it is (which checks the shape, and
+    copies one that is not C-contiguous and aligned), skipping the general path."""
+    return a is None or (type(a) is np.ndarray and a.dtype is _F32)
 
 
 def _shape(s: Sequence[Any]) -> str:
@@ -634,6 +634,11 @@ class LSTMCell(_CellMixin, LSTM):
         LSTM.__init__(self, input_size, hidden_size, 1, bias, seed=seed)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):  # type: ignore[override]
+        if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32:  # the fast path
+            if state is None:
+                return self._net.step(x, None, None, get_num_threads())
+            if type(state) is tuple and len(state) == 2 and _ready(state[0]) and _ready(state[1]):
+                return self._net.step(x, state[0], state[1], get_num_threads())
         if lengths is not None:
             raise TypeError("lengths: cells take one step; use LSTM for sequences")
         h0 = c0 = None
@@ -664,6 +669,8 @@ class GRUCell(_CellMixin, GRU):
         GRU.__init__(self, input_size, hidden_size, 1, bias, linear_before_reset=linear_before_reset, seed=seed)
 
     def __call__(self, x: Any, h: Any = None, *, lengths: Any = None):  # type: ignore[override]
+        if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and _ready(h):  # fast path
+            return self._net.step(x, h, None, get_num_threads())[0]
         if lengths is not None:
             raise TypeError("lengths: cells take one step; use GRU for sequences")
         return self._step(x, h, None)[0]
