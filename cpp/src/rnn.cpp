@@ -111,16 +111,22 @@ struct RowPointers {
     }
 };
 
-// Scratch for one call, sized once before any time loop.
-struct Workspace {
+// The scratch of one direction's pass: one set, or two when a bidirectional layer runs
+// its directions concurrently.
+struct DirectionScratch {
     AlignedBuffer gx;        // (T * B) rows of [blocks][G][16]
-    AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
     AlignedBuffer h[2];      // double-buffered state rows, padded to whole blocks
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
     AlignedBuffer partial;   // batched steps: partial sums, rows like gx's
     std::vector<RowPointers> rows;  // per thread
     std::vector<ChunkSlot> slots;   // the Schedule's chunks
+};
+
+// Scratch for one call, sized once before any time loop.
+struct Workspace {
+    DirectionScratch dir[2];
+    AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
     int threads = 1;
 };
@@ -242,20 +248,28 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.ld_gx = static_cast<ptrdiff_t>(num_blocks(H)) * c.gates() * kBlock;
     ws.ld_h = static_cast<ptrdiff_t>(num_blocks(Hout)) * kBlock;
     ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
-    ws.gx.reserve(static_cast<size_t>(T) * B * ws.ld_gx);
     const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
     for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i].reserve(seq_size);
-    for (auto& h : ws.h) h.reserve(static_cast<size_t>(B) * ws.ld_h);
-    ws.c.reserve(static_cast<size_t>(B) * ws.ld_c);
-    ws.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
-    ws.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
-    if (B > 1) ws.partial.reserve(static_cast<size_t>(B) * ws.ld_gx);
     // Threads split the hidden units; below ~4 MFLOP per call waking a second thread costs
-    // more than it saves.
+    // more than it saves. With two threads, a bidirectional layer runs its directions
+    // concurrently instead, one thread each: no barrier between the threads at all.
     const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
     ws.threads = flops < 4e6 ? 1 : std::max(1, std::min(call.num_threads, num_blocks(H)));
-    if (ws.rows.size() < static_cast<size_t>(ws.threads) || (!ws.rows.empty() && ws.rows[0].h_prev.size() < static_cast<size_t>(B)))
-        ws.rows.assign(static_cast<size_t>(std::max<int>(ws.threads, static_cast<int>(ws.rows.size()))), RowPointers(B));
+    const bool concurrent = D == 2 && ws.threads == 2;
+    const int per_direction = concurrent ? 1 : ws.threads;
+    for (int set = 0; set < (concurrent ? 2 : 1); ++set) {
+        DirectionScratch& sc = ws.dir[set];
+        sc.gx.reserve(static_cast<size_t>(T) * B * ws.ld_gx);
+        for (auto& h : sc.h) h.reserve(static_cast<size_t>(B) * ws.ld_h);
+        sc.c.reserve(static_cast<size_t>(B) * ws.ld_c);
+        sc.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
+        sc.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
+        if (B > 1) sc.partial.reserve(static_cast<size_t>(B) * ws.ld_gx);
+        if (sc.rows.size() < static_cast<size_t>(per_direction) ||
+            (!sc.rows.empty() && sc.rows[0].h_prev.size() < static_cast<size_t>(B)))
+            sc.rows.assign(static_cast<size_t>(std::max<int>(per_direction, static_cast<int>(sc.rows.size()))),
+                           RowPointers(B));
+    }
 
     const ptrdiff_t I0 = c.input_size, W = static_cast<ptrdiff_t>(D) * Hout;
     const SeqLayout x_layout = call.batch_first ? SeqLayout{I0, T * I0} : SeqLayout{B * I0, I0};
@@ -268,29 +282,56 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         const SeqLayout in_layout = l == 0 ? x_layout : inner_layout;
         float* out = last ? call.y : ws.seq[l % 2].data();
         const SeqLayout out_layout = last ? y_layout : inner_layout;
-        for (int d = 0; d < D; ++d)
-            run_direction(dirs_[static_cast<size_t>(l * D + d)], kernels, call, l, d, in, in_layout,
-                          out, out_layout, ws);
+        const auto pass = [&](int d, DirectionScratch& sc, int nthreads) {
+            run_direction(dirs_[static_cast<size_t>(l * D + d)], kernels, call, l, d, in, in_layout, out,
+                          out_layout, ws, sc, nthreads);
+        };
+        if (!concurrent) {
+            for (int d = 0; d < D; ++d) pass(d, ws.dir[0], ws.threads);
+            continue;
+        }
+        // The two directions at once, one thread each, each with its own scratch (they
+        // write different columns of y and different states). Each thread claims a
+        // direction until none is left, so one that starts late finds its work done; the
+        // caller then waits for a direction still running on the other thread.
+        std::atomic<int> next{0}, finished{0};
+        bool stalled = false;
+        ThreadPool::instance().run(2, [&](int tid, int) {
+            using Clock = std::chrono::steady_clock;
+            const auto start = Clock::now();
+            for (int d; (d = next.fetch_add(1, std::memory_order_relaxed)) < 2;) {
+                pass(d, ws.dir[d], 1);
+                finished.fetch_add(1, std::memory_order_release);
+            }
+            if (tid != 0) return;
+            const auto own = Clock::now() - start;
+            const auto all_done = [&] { return finished.load(std::memory_order_acquire) == 2; };
+            if (wait_until(all_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
+            wait_until(all_done, std::chrono::microseconds(200));
+            stalled = Clock::now() - start > 3 * own + std::chrono::microseconds(100);
+        });
+        // The other thread was not running for most of the layer: the cores are busy.
+        if (stalled) ThreadPool::instance().report_contention();
     }
 }
 
 void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                             const ForwardCall& call, int layer, int d, const float* in,
                             SeqLayout in_layout, float* out, SeqLayout out_layout,
-                            Workspace& ws) const {
+                            const Workspace& ws, DirectionScratch& sc, int nthreads) const {
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, H = c.hidden_size, Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm, reverse = d == 1 || c.reverse;
     const int state = layer * c.directions() + d;
 
     // 1. Initial state (padding lanes stay zero).
-    float* h_buf[2] = {ws.h[0].data(), ws.h[1].data()};
+    float* h_buf[2] = {sc.h[0].data(), sc.h[1].data()};
     for (int b = 0; b < B; ++b) {
         float* hr = h_buf[0] + b * ws.ld_h;
         std::memset(hr, 0, ws.ld_h * sizeof(float));  // padding lanes too: the buffer is reused
         if (call.h0) std::memcpy(hr, call.h0 + (static_cast<ptrdiff_t>(state) * B + b) * Hout, Hout * sizeof(float));
         if (lstm) {
-            float* cr = ws.c.data() + b * ws.ld_c;
+            float* cr = sc.c.data() + b * ws.ld_c;
             std::memset(cr, 0, ws.ld_c * sizeof(float));
             if (call.c0) std::memcpy(cr, call.c0 + (static_cast<ptrdiff_t>(state) * B + b) * H, H * sizeof(float));
         }
@@ -314,14 +355,13 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     //    one or two phases per step. Every chunk of a phase must be done before the next
     //    phase starts; each output is computed by exactly one thread, with the same
     //    arithmetic whoever it is, so results do not depend on the threads.
-    const int nthreads = ws.threads;
     const int per_thread = nthreads > 1 ? 2 : 1;
     const int chunks = std::min(nblk, nthreads * per_thread);
     const int chunks2 = two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0;
-    Schedule sched(chunks, chunks2, steps, ws.slots);
+    Schedule sched(chunks, chunks2, steps, sc.slots);
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
-        RowPointers& rp = ws.rows[static_cast<size_t>(tid)];
+        RowPointers& rp = sc.rows[static_cast<size_t>(tid)];
         // Stage 0: gx, the input projection of every step, by blocks of hidden units.
         sched.run_stage(0, 0, tid, nt, [&](int chunk) {
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
@@ -336,7 +376,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
             g.blk_begin = b0;
             g.blk_end = b1;
             g.bias = dir.gx_bias.data();
-            g.c = ws.gx.data();
+            g.c = sc.gx.data();
             g.ldc = ws.ld_gx;
             kernels.gemm_f32(g);
         });
@@ -350,12 +390,12 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                 const int t = reverse ? len - 1 - s : s;
                 rp.h_prev[n] = h_cur + b * ws.ld_h;
                 rp.h_next[n] = h_nxt + b * ws.ld_h;
-                rp.gx[n] = ws.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
+                rp.gx[n] = sc.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
                 rp.y[n] = out + t * out_layout.st + b * out_layout.sb + static_cast<ptrdiff_t>(d) * Hout;
-                rp.c[n] = ws.c.data() + b * ws.ld_c;
-                rp.s1[n] = ws.s1.data() + b * ws.ld_c;
-                rp.s2[n] = ws.s2.data() + b * ws.ld_c;
-                rp.partial[n] = B > 1 ? ws.partial.data() + b * ws.ld_gx : nullptr;
+                rp.c[n] = sc.c.data() + b * ws.ld_c;
+                rp.s1[n] = sc.s1.data() + b * ws.ld_c;
+                rp.s2[n] = sc.s2.data() + b * ws.ld_c;
+                rp.partial[n] = B > 1 ? sc.partial.data() + b * ws.ld_gx : nullptr;
                 ++n;
             }
             StepArgs args;
@@ -409,7 +449,7 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
     if (lstm && call.c_n) {
         float* c_n = call.c_n + static_cast<ptrdiff_t>(state) * B * H;
         for (int b = 0; b < B; ++b)
-            std::memcpy(c_n + static_cast<ptrdiff_t>(b) * H, ws.c.data() + b * ws.ld_c, H * sizeof(float));
+            std::memcpy(c_n + static_cast<ptrdiff_t>(b) * H, sc.c.data() + b * ws.ld_c, H * sizeof(float));
     }
 
     // Outputs past a row's length are zero.

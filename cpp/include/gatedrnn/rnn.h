@@ -69,7 +69,8 @@ struct ForwardCall {
     int num_threads = 1;             // threads to split hidden units across (results do not depend on it)
 };
 
-struct Workspace;  // per-call scratch buffers (rnn.cpp)
+struct Workspace;         // per-call scratch buffers (rnn.cpp)
+struct DirectionScratch;  // the part of it one direction's pass uses
 
 class Network {
 public:
@@ -99,7 +100,8 @@ private:
 
     void run_direction(const Direction& dir, const KernelTable& kernels, const ForwardCall& call,
                        int layer, int d, const float* in, SeqLayout in_layout, float* out,
-                       SeqLayout out_layout, Workspace& ws) const;
+                       SeqLayout out_layout, const Workspace& ws, DirectionScratch& sc,
+                       int nthreads) const;
 
     NetworkConfig config_;
     std::vector<Direction> dirs_;
