@@ -300,7 +300,8 @@ private:
             } else if (k == "clip") {
                 c.clip = v.cast<float>();
                 if (!(c.clip >= 0.0f) || std::isinf(c.clip))
-                    throw std::invalid_argument("clip: expected a finite value > 0, got " + std::to_string(c.clip));
+                    throw std::invalid_argument("clip: expected a finite value >= 0 (0: no clipping), got " +
+                                                std::to_string(c.clip));
             } else if (k == "input_forget") {
                 c.input_forget = v.cast<bool>();
             } else if (k == "peepholes") {

@@ -189,15 +189,16 @@ public:
         const auto first = [&](int t) { return (t * n + nthreads - 1) / nthreads; };  // first chunk of thread t
         const auto start = Clock::now();
         for (int c = first(tid); c < first(tid + 1); ++c) try_run(stage, kind, c, work);
+        const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
         if (wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
-        const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         for (int c = 0; c < n; ++c) try_run(stage, kind, c, work);  // help: the owner is late
         wait_until(stage_done, std::chrono::microseconds(200));
         // Uneven chunks and cache misses make a thread wait a little; a thread that is not
         // running (the OS gave its core to something else) makes it wait for far longer
-        // than the work itself takes. Only that counts towards going solo.
-        if (Clock::now() - start > 3 * own + std::chrono::microseconds(100))
+        // than the work itself takes. Only that counts towards going solo (and only when
+        // this thread had a share to compare with).
+        if (first(tid) < first(tid + 1) && Clock::now() - start > 3 * own + std::chrono::microseconds(100))
             late_.fetch_add(1, std::memory_order_relaxed);
     }
 
@@ -265,6 +266,10 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         sc.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
         sc.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
         if (B > 1) sc.partial.reserve(static_cast<size_t>(B) * ws.ld_gx);
+        // The Schedule's slots too: in concurrent mode it is built inside the pool's job,
+        // where an allocation that throws could not unwind safely.
+        const size_t slots = 3 * static_cast<size_t>(std::min(num_blocks(H), per_direction > 1 ? 2 * per_direction : 1));
+        if (sc.slots.size() < slots) sc.slots = std::vector<ChunkSlot>(slots);
         if (sc.rows.size() < static_cast<size_t>(per_direction) ||
             (!sc.rows.empty() && sc.rows[0].h_prev.size() < static_cast<size_t>(B)))
             sc.rows.assign(static_cast<size_t>(std::max<int>(per_direction, static_cast<int>(sc.rows.size()))),

@@ -30,7 +30,9 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
                        ptrdiff_t stride, int K) {
 #pragma GCC unroll 2
     for (int k = 0; k < K; ++k) {
-        for (int c = 0; c < NPF; ++c) __builtin_prefetch(col[c] + (k + kPrefetchRows) * stride);
+        for (int c = 0; c < NPF; ++c)  // an address, possibly past the panel: no pointer arithmetic
+            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(col[c]) +
+                                                             (k + kPrefetchRows) * stride * sizeof(float)));
         if constexpr (NC <= MR) {
             V w[NC];
 #pragma GCC unroll 16
@@ -78,7 +80,7 @@ inline void with_rows(int rest, const F& f) {
 // with the epilogue when k1 == K, else by saving its sums there. A saved float is the
 // accumulator itself, so the chain of multiply-adds is the same as in one pass.
 
-template <int G, int MR, int NU, class A, class Init, class Epi>
+template <int G, int MR, int NU, bool kGemv = false, class A, class Init, class Epi>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
                       float* const* partial, int k0, int k1) {
     V acc[MR][NU * G];
@@ -99,7 +101,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
             col[j * G + g] = w.block((u0 + j) / kSub) + static_cast<ptrdiff_t>(k0) * G * kBlock + in_block_offset(u0 + j, g);
     // Batch 1 (the GEMV): prefetch each cache line of the tile's k-row once (a block's
     // k-row is G * 16 floats; the first G * NU / kSub columns start on its lines).
-    constexpr int kLines = (MR == 1 && NU % kSub == 0) ? G * NU / kSub : 0;
+    constexpr int kLines = (kGemv && NU % kSub == 0) ? G * NU / kSub : 0;
     accumulate<MR, NU * G, kLines>(acc, x, col, G * kBlock, k1 - k0);
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
@@ -126,8 +128,8 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
         for (; u + kGemvGroups <= u_end; u += kGemvGroups)
-            step_tile<G, 1, kGemvGroups>(0, u, w, a, init, epi, partial, 0, K);
-        for (; u < u_end; ++u) step_tile<G, 1, 1>(0, u, w, a, init, epi, partial, 0, K);
+            step_tile<G, 1, kGemvGroups, true>(0, u, w, a, init, epi, partial, 0, K);
+        for (; u < u_end; ++u) step_tile<G, 1, 1, true>(0, u, w, a, init, epi, partial, 0, K);
         return;
     }
     constexpr int MR = kStepRows<G>;
