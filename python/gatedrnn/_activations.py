@@ -11,28 +11,24 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence, Tuple
 
-# name -> (ActKind number, default alpha or None if it takes none, default beta or None).
-# The defaults are those of the ONNX operators of the same name.
-_KINDS = {
-    "sigmoid": (0, None, None),
-    "tanh": (1, None, None),
-    "relu": (2, None, None),
-    "affine": (3, 1.0, 0.0),
-    "leakyrelu": (4, 0.01, None),
-    "thresholdedrelu": (5, 1.0, None),
-    "scaledtanh": (6, 1.0, 1.0),
-    "hardsigmoid": (7, 0.2, 0.5),
-    "elu": (8, 1.0, None),
-    "softsign": (9, None, None),
-    "softplus": (10, None, None),
-}
-
-# ONNX's spelling of each name, for messages and configs.
-NAMES = {
-    "sigmoid": "Sigmoid", "tanh": "Tanh", "relu": "Relu", "affine": "Affine", "leakyrelu": "LeakyRelu",
-    "thresholdedrelu": "ThresholdedRelu", "scaledtanh": "ScaledTanh", "hardsigmoid": "HardSigmoid",
-    "elu": "Elu", "softsign": "Softsign", "softplus": "Softplus",
-}
+# ONNX's spelling of each name, its ActKind number, and the default alpha and beta (those
+# of the ONNX operators of the same name; None: the function takes none).
+_ACTIVATIONS = [
+    ("Sigmoid", 0, None, None),
+    ("Tanh", 1, None, None),
+    ("Relu", 2, None, None),
+    ("Affine", 3, 1.0, 0.0),
+    ("LeakyRelu", 4, 0.01, None),
+    ("ThresholdedRelu", 5, 1.0, None),
+    ("ScaledTanh", 6, 1.0, 1.0),
+    ("HardSigmoid", 7, 0.2, 0.5),
+    ("Elu", 8, 1.0, None),
+    ("Softsign", 9, None, None),
+    ("Softplus", 10, None, None),
+]
+# lower-case name -> (ActKind number, default alpha, default beta); ONNX spelling by lower case.
+_KINDS = {name.lower(): (kind, alpha, beta) for name, kind, alpha, beta in _ACTIVATIONS}
+NAMES = {name.lower(): name for name, *_ in _ACTIVATIONS}
 
 Slot = Tuple[int, float, float]
 
@@ -45,6 +41,12 @@ def canonical(name: Any, where: str) -> str:
     if key not in _KINDS:
         raise ValueError(f"{where}: unknown activation {name!r}; expected one of {', '.join(NAMES.values())}")
     return NAMES[key]
+
+
+def takes_parameters(name: str) -> Tuple[bool, bool]:
+    """Whether the activation ``name`` (any case, known) takes an alpha and a beta."""
+    _, alpha, beta = _KINDS[name.lower()]
+    return alpha is not None, beta is not None
 
 
 def _floats(values: Any, name: str) -> List[float]:

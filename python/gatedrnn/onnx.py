@@ -64,27 +64,13 @@ from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from . import _activations
 from ._layers import GRU, LSTM, _as_float32, _shape, weights_follow
 
 __all__ = ["lstm", "gru"]
 
 DIRECTIONS = ("forward", "reverse", "bidirectional")
 
-# Canonical spelling of every activation the ONNX RNN operators name, by lower-case name,
-# with (takes alpha, takes beta).
-_ACTIVATIONS = {
-    "relu": ("Relu", False, False),
-    "tanh": ("Tanh", False, False),
-    "sigmoid": ("Sigmoid", False, False),
-    "affine": ("Affine", True, True),
-    "leakyrelu": ("LeakyRelu", True, False),
-    "thresholdedrelu": ("ThresholdedRelu", True, False),
-    "scaledtanh": ("ScaledTanh", True, True),
-    "hardsigmoid": ("HardSigmoid", True, True),
-    "elu": ("Elu", True, False),
-    "softsign": ("Softsign", False, False),
-    "softplus": ("Softplus", False, False),
-}
 # The value of an alpha / beta the lists do not supply: onnxruntime's (rnn_helpers.cc);
 # every function not listed here gets 0.0.
 _MISSING_DEFAULTS = {"leakyrelu": (0.01, 0.0), "hardsigmoid": (0.2, 0.5), "elu": (1.0, 0.0)}
@@ -181,11 +167,8 @@ def _resolve_activations(
             name = name.decode("utf-8", "replace")
         if not isinstance(name, str):
             raise TypeError(f"activations[{k}]: expected a str, got {type(name).__name__}")
-        entry = _ACTIVATIONS.get(name.lower())
-        if entry is None:
-            known = ", ".join(v[0] for v in _ACTIVATIONS.values())
-            raise ValueError(f"activations[{k}]: unknown activation {name!r}; expected one of {known} (any case)")
-        canonical, takes_alpha, takes_beta = entry
+        canonical = _activations.canonical(name, f"activations[{k}]")
+        takes_alpha, takes_beta = _activations.takes_parameters(canonical)
         default_alpha, default_beta = _MISSING_DEFAULTS.get(name.lower(), (0.0, 0.0))
         if takes_alpha:
             out_alphas.append(alphas.pop(0) if alphas else default_alpha)
