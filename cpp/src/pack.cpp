@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <stdexcept>
 
 namespace gatedrnn {
 
@@ -19,24 +20,61 @@ AlignedBuffer::AlignedBuffer(size_t n) : size_(n) {
 
 void AlignedBuffer::Free::operator()(float* p) const { std::free(p); }
 
-Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major) {
+namespace {
+
+// Where unit l of block b, gate g, input k sits in a step panel with sub-blocks of
+// `lanes` units, and in a gate-major GEMM panel (kernels.h).
+ptrdiff_t step_index(int b, int k, int g, int l, int K, int G, int lanes) {
+    const ptrdiff_t sub = static_cast<ptrdiff_t>(b) * (kBlock / lanes) + l / lanes;
+    return (sub * K + k) * G * lanes + g * lanes + l % lanes;
+}
+ptrdiff_t gate_major_index(int b, int k, int g, int l, int K, int G) {
+    return ((static_cast<ptrdiff_t>(b) * G + g) * K + k) * kBlock + l;
+}
+
+void check_lanes(int lanes) {
+    if (lanes <= 0 || kBlock % lanes != 0) throw std::invalid_argument("panel lanes must divide 16");
+}
+
+}  // namespace
+
+Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major, int lanes) {
+    check_lanes(lanes);
     Panel p;
     p.K = K;
     p.G = G;
     p.N = N;
+    p.lanes = gate_major ? kBlock : lanes;
     const int nb = num_blocks(N);
     p.buf = AlignedBuffer(static_cast<size_t>(nb) * K * G * kBlock);
     float* out = p.buf.data();
     for (int b = 0; b < nb; ++b)
         for (int k = 0; k < K; ++k)
-            for (int g = 0; g < G; ++g) {
-                float* row = out + (gate_major ? (static_cast<ptrdiff_t>(b) * G + g) * K + k
-                                               : (static_cast<ptrdiff_t>(b) * K + k) * G + g) * kBlock;
+            for (int g = 0; g < G; ++g)
                 for (int l = 0; l < kBlock; ++l) {
                     const int unit = b * kBlock + l;
-                    if (unit < N) row[l] = w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
+                    if (unit >= N) continue;
+                    out[gate_major ? gate_major_index(b, k, g, l, K, G) : step_index(b, k, g, l, K, G, lanes)] =
+                        w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
                 }
-            }
+    return p;
+}
+
+Panel relayout(const Panel& src, int lanes) {
+    check_lanes(lanes);
+    Panel p;
+    p.K = src.K;
+    p.G = src.G;
+    p.N = src.N;
+    p.lanes = lanes;
+    const int nb = num_blocks(src.N), K = src.K, G = src.G;
+    p.buf = AlignedBuffer(static_cast<size_t>(nb) * K * G * kBlock);
+    for (int b = 0; b < nb; ++b)
+        for (int k = 0; k < K; ++k)
+            for (int g = 0; g < G; ++g)
+                for (int l = 0; l < kBlock; ++l)
+                    p.buf.data()[step_index(b, k, g, l, K, G, lanes)] =
+                        src.buf.data()[step_index(b, k, g, l, K, G, src.lanes)];
     return p;
 }
 

@@ -5,6 +5,7 @@
 // Nothing is allocated inside the time loop.
 #include "gatedrnn/rnn.h"
 
+#include "gatedrnn/dispatch.h"
 #include "gatedrnn/thread_pool.h"
 
 #include <algorithm>
@@ -19,6 +20,16 @@ namespace {
 
 void require(bool ok, const std::string& msg) {
     if (!ok) throw std::invalid_argument(msg);
+}
+
+// Recurrent panels are packed for the kernels calls will use: the active ISA's (a bad
+// GATEDRNN_ISA leaves none active yet; set_isa() will pick one, relaid on first use).
+int active_lanes() {
+    try {
+        return active_kernels().lanes;
+    } catch (const std::invalid_argument&) {
+        return kBlock;
+    }
 }
 
 }  // namespace
@@ -43,6 +54,7 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
 
     const int H = c.hidden_size, G = c.gates(), Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm;
+    lanes_ = active_lanes();
     dirs_.reserve(weights.size());
     std::vector<float> bias(static_cast<size_t>(G) * H);
     for (int l = 0; l < c.num_layers; ++l) {
@@ -59,15 +71,16 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
                 bias[i] = (w.b_ih ? w.b_ih[i] : 0.0f) + (w.b_hh && hh_folds ? w.b_hh[i] : 0.0f);
             }
             dir.gx_bias = pack_bias(bias.data(), H, 0, G);
+            Recurrent& r = dir.rec;
             if (lstm) {
-                dir.w_hh = pack_panel(w.w_hh, H, Hout, 0, 4);
-                if (c.proj_size > 0) dir.w_hr = pack_panel(w.w_hr, c.proj_size, H, 0, 1);
+                r.w_hh = pack_panel(w.w_hh, H, Hout, 0, 4, false, lanes_);
+                if (c.proj_size > 0) r.w_hr = pack_panel(w.w_hr, c.proj_size, H, 0, 1, false, lanes_);
             } else if (c.linear_before_reset) {
-                dir.w_hh = pack_panel(w.w_hh, H, H, 0, 3);
+                r.w_hh = pack_panel(w.w_hh, H, H, 0, 3, false, lanes_);
                 if (w.b_hh) dir.b_hn = pack_bias(w.b_hh, H, 2, 1);
             } else {
-                dir.w_hh = pack_panel(w.w_hh, H, H, 0, 2);
-                dir.w_hn = pack_panel(w.w_hh, H, H, 2, 1);
+                r.w_hh = pack_panel(w.w_hh, H, H, 0, 2, false, lanes_);
+                r.w_hn = pack_panel(w.w_hh, H, H, 2, 1, false, lanes_);
             }
             require(!c.peepholes || w.p, "missing peepholes");
             if (c.peepholes) dir.peepholes = pack_bias(w.p, H, 0, 3);
@@ -232,11 +245,30 @@ private:
 
 Network::~Network() = default;
 
+const Network::Recurrent& Network::recurrent(size_t i, int lanes) const {
+    if (lanes == lanes_) return dirs_[i].rec;
+    if (!relaid_ready_.load(std::memory_order_acquire)) {
+        std::lock_guard<std::mutex> lock(relaid_mutex_);
+        if (!relaid_ready_.load(std::memory_order_relaxed)) {
+            std::vector<Recurrent> relaid;
+            relaid.reserve(dirs_.size());
+            for (const Direction& dir : dirs_) {
+                const auto copy = [&](const Panel& p) { return p.buf.size() ? relayout(p, lanes) : Panel{}; };
+                relaid.push_back(Recurrent{copy(dir.rec.w_hh), copy(dir.rec.w_hn), copy(dir.rec.w_hr)});
+            }
+            relaid_ = std::move(relaid);
+            relaid_ready_.store(true, std::memory_order_release);
+        }
+    }
+    return relaid_[i];
+}
+
 void Network::forward(const ForwardCall& call, const KernelTable& kernels) const {
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, D = c.directions(), L = c.num_layers;
     const int H = c.hidden_size, Hout = c.out_size();
     if (B == 0) return;  // empty outputs; T == 0 still copies the initial state out
+    recurrent(0, kernels.lanes);  // relaid here if needed, not inside the pool's jobs
 
     std::unique_lock<std::mutex> reuse(workspace_mutex_, std::try_to_lock);
     std::unique_ptr<Workspace> own;
@@ -288,7 +320,8 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         float* out = last ? call.y : ws.seq[l % 2].data();
         const SeqLayout out_layout = last ? y_layout : inner_layout;
         const auto pass = [&](int d, DirectionScratch& sc, int nthreads) {
-            run_direction(dirs_[static_cast<size_t>(l * D + d)], kernels, call, l, d, in, in_layout, out,
+            const size_t i = static_cast<size_t>(l * D + d);
+            run_direction(dirs_[i], recurrent(i, kernels.lanes), kernels, call, l, d, in, in_layout, out,
                           out_layout, ws, sc, nthreads);
         };
         if (!concurrent) {
@@ -320,7 +353,7 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     }
 }
 
-void Network::run_direction(const Direction& dir, const KernelTable& kernels,
+void Network::run_direction(const Direction& dir, const Recurrent& rec, const KernelTable& kernels,
                             const ForwardCall& call, int layer, int d, const float* in,
                             SeqLayout in_layout, float* out, SeqLayout out_layout,
                             const Workspace& ws, DirectionScratch& sc, int nthreads) const {
@@ -423,11 +456,11 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
                     for (int b = 0; b < B; ++b)
                         if (length(b) == s) capture(b, h_cur);
                 if (lstm) {
-                    run(kernels.lstm_step_f32, dir.w_hh, nblk, 1, chunk);
+                    run(kernels.lstm_step_f32, rec.w_hh, nblk, 1, chunk);
                 } else if (c.linear_before_reset) {
-                    run(kernels.gru_step_f32, dir.w_hh, nblk, 1, chunk);
+                    run(kernels.gru_step_f32, rec.w_hh, nblk, 1, chunk);
                 } else {
-                    run(kernels.gru_gates_f32, dir.w_hh, nblk, 1, chunk);
+                    run(kernels.gru_gates_f32, rec.w_hh, nblk, 1, chunk);
                 }
             });
             if (!two_phase) continue;
@@ -435,9 +468,9 @@ void Network::run_direction(const Direction& dir, const KernelTable& kernels,
             // GRU candidate from r * h).
             sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
                 if (pblk > 0) {
-                    run(kernels.lstm_proj_f32, dir.w_hr, pblk, 2, chunk);
+                    run(kernels.lstm_proj_f32, rec.w_hr, pblk, 2, chunk);
                 } else {
-                    run(kernels.gru_cand_f32, dir.w_hn, nblk, 2, chunk);
+                    run(kernels.gru_cand_f32, rec.w_hn, nblk, 2, chunk);
                 }
             });
         }

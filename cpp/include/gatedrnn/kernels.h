@@ -1,13 +1,16 @@
 // The kernel interface: what one timestep (or the input projection) asks of an ISA.
 //
-// Every step kernel reads weights packed by pack.cpp into gate-interleaved panels (the
-// input projection's GEMM reads the same blocks gate-major, see GemmArgs):
+// Every step kernel reads weights packed by pack.cpp into gate-interleaved panels, cut
+// into sub-blocks as wide as the kernel's vectors (`lanes`: 16 on AVX-512, 8 on AVX2 and
+// the portable kernels):
 //
-//     panel[b][k][g][l] = W[(g0 + g) * N + 16 * b + l][k]      (0 past N)
+//     panel[b][s][k][g][l] = W[(g0 + g) * N + 16 * b + lanes * s + l][k]      (0 past N)
 //
-// b: block of kBlock = 16 output units, k: input index, g: gate, l: lane. One sweep over k
-// feeds all G gates of a block; a block's G x 16 accumulators live in registers (one zmm
-// per gate on AVX-512, two ymm on AVX2). The same bytes serve every ISA.
+// b: block of kBlock = 16 output units, s: sub-block of `lanes` units, k: input index,
+// g: gate, l: lane. One sweep over k feeds all G gates of a sub-block; its G accumulators
+// per row live in registers, and its k-rows (G vectors) are contiguous, so a sweep reads
+// whole cache lines. The input projection's GEMM reads its panel gate-major instead (see
+// GemmArgs).
 //
 // Kernels are plain functions over raw pointers: they never allocate, throw or fail.
 // Each output is one chain of multiply-adds in k order starting from its start value
@@ -30,6 +33,7 @@ struct PanelView {
     int K = 0;                    // inputs (the length of the dot products)
     int G = 0;                    // gates interleaved per block
     int N = 0;                    // outputs per gate (unpadded)
+    int lanes = kBlock;           // sub-block width (the step kernels' vector lanes)
     int nblocks() const { return num_blocks(N); }
     const float* block(int b) const { return data + static_cast<ptrdiff_t>(b) * K * G * kBlock; }
 };
@@ -122,6 +126,7 @@ using StepKernel = void (*)(const StepArgs&) noexcept;
 // The kernels of one ISA, chosen together (dispatch.cpp picks one table per process).
 struct KernelTable {
     const char* name;
+    int lanes;  // floats per vector: the sub-block width its step kernels' panels need
     void (*gemm_f32)(const GemmArgs&) noexcept;
     StepKernel lstm_step_f32;
     StepKernel lstm_proj_f32;

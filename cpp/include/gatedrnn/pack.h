@@ -33,13 +33,19 @@ private:
 struct Panel {
     AlignedBuffer buf;
     int K = 0, G = 0, N = 0;
-    PanelView view() const { return PanelView{buf.data(), K, G, N}; }
+    int lanes = kBlock;  // sub-block width (step panels)
+    PanelView view() const { return PanelView{buf.data(), K, G, N, lanes}; }
 };
 
 // Packs gates first_gate .. first_gate + G - 1 of a PyTorch matrix W with rows
-// (gate * N + unit) and row stride K: panel[b][k][g][l] = W[(first_gate + g) * N + 16b + l][k],
-// or panel[b][g][k][l] with gate_major (the input projection's GEMM panels, kernels.h).
-Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major = false);
+// (gate * N + unit) and row stride K into a step panel with sub-blocks of `lanes` (8 or 16)
+// units: panel[b][s][k][g][l] = W[(first_gate + g) * N + 16b + lanes*s + l][k]; or, with
+// gate_major, into the input projection's GEMM panel[b][g][k][16] (kernels.h).
+Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major = false,
+                 int lanes = kBlock);
+
+// The same step panel with sub-blocks of `lanes` units (for kernels of another width).
+Panel relayout(const Panel& p, int lanes);
 
 // A bias vector (gate * N + unit) in the same gate-interleaved order:
 // out[b][g][l] = bias[(first_gate + g) * N + 16b + l], 0 past N.

@@ -2,6 +2,7 @@
 // Plain structs and raw pointers; usable without Python.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -86,11 +87,15 @@ public:
     void forward(const ForwardCall& call, const KernelTable& kernels) const;
 
 private:
-    struct Direction {
-        Panel w_ih;       // G gates over H, K = layer input size
+    // A direction's recurrent panels, whose layout depends on the step kernels' lanes.
+    struct Recurrent {
         Panel w_hh;       // LSTM: 4 gates; GRU lbr: 3 gates; GRU lbr=0: r and z
         Panel w_hn;       // GRU lbr=0: the candidate's recurrent weights
         Panel w_hr;       // LSTM projection, 1 gate over P, K = H
+    };
+    struct Direction {
+        Panel w_ih;       // G gates over H, K = layer input size (gate-major)
+        Recurrent rec;    // packed for lanes_
         AlignedBuffer gx_bias;  // folded into the input projection
         AlignedBuffer b_hn;     // GRU lbr: the bias r multiplies
         AlignedBuffer peepholes;  // LSTM: [nblocks][3][16], gates i, f, o
@@ -98,13 +103,22 @@ private:
         bool has_options = false;
     };
 
-    void run_direction(const Direction& dir, const KernelTable& kernels, const ForwardCall& call,
+    // Direction i's recurrent panels for kernels of `lanes`: its own, or (after set_isa
+    // switched to kernels of another width) a copy relaid once, on first use.
+    const Recurrent& recurrent(size_t i, int lanes) const;
+
+    void run_direction(const Direction& dir, const Recurrent& rec, const KernelTable& kernels,
+                       const ForwardCall& call,
                        int layer, int d, const float* in, SeqLayout in_layout, float* out,
                        SeqLayout out_layout, const Workspace& ws, DirectionScratch& sc,
                        int nthreads) const;
 
     NetworkConfig config_;
     std::vector<Direction> dirs_;
+    int lanes_ = kBlock;  // the lanes dirs_' recurrent panels are packed for (the active ISA's)
+    mutable std::mutex relaid_mutex_;
+    mutable std::vector<Recurrent> relaid_;  // every direction's, for kernels of the other width
+    mutable std::atomic<bool> relaid_ready_{false};
     // Scratch kept between calls, so a call allocates nothing beyond its outputs. A call
     // that finds it in use (another thread is calling the same model) makes its own.
     mutable std::mutex workspace_mutex_;

@@ -18,6 +18,7 @@ void GATEDRNN_KERNEL(tanh_f32)(const float* x, float* y, ptrdiff_t n) noexcept {
 extern const KernelTable kernels;
 const KernelTable kernels = {
     GATEDRNN_ISA_NAME,
+    kLanes,
     &GATEDRNN_KERNEL(gemm_f32),
     &GATEDRNN_KERNEL(lstm_step_f32),
     &GATEDRNN_KERNEL(lstm_proj_f32),

@@ -8,9 +8,10 @@
 
 inline constexpr int kSub = kBlock / kLanes;
 
-// Where group u's gate g sits inside its block's G x 16 floats (a panel k-row, a gx row).
+// Where group u's gate g sits in its block's G x 16 floats of a gx row (or a partial-sum
+// row, a packed bias) ...
 inline ptrdiff_t in_block_offset(int u, int g) { return g * kBlock + (u % kSub) * kLanes; }
-// ... and in a whole gate-interleaved row (gx rows, packed biases) with G gates.
+// ... and in the whole row, [blocks][G][16].
 inline ptrdiff_t gate_offset(int u, int g, int G) {
     return static_cast<ptrdiff_t>(u / kSub) * G * kBlock + in_block_offset(u, g);
 }
@@ -20,19 +21,24 @@ inline ptrdiff_t gate_offset(int u, int g, int G) {
 // one broadcast per row feeds NC multiply-adds) or the MR broadcasts (then each weight
 // vector is loaded once and feeds MR multiply-adds).
 //
-// The first NPF column pointers are prefetched kPrefetchRows k-rows ahead: at batch 1 the
-// weights stream from L3 or memory once per step, one sequential stream per block, and
-// the hardware prefetcher alone keeps too few lines in flight (AVX2, H = 1024: ~1.3x).
+// With NPF > 0 the columns form NPF streams (sub-blocks) of NC / NPF columns, each
+// prefetched kPrefetchRows k-rows ahead: at batch 1 the weights stream from L3 or memory
+// once per step, and the hardware prefetcher alone keeps too few lines in flight (AVX2,
+// H = 1024: ~1.3x).
 inline constexpr int kPrefetchRows = 32;
 
 template <int MR, int NC, int NPF = 0>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
                        ptrdiff_t stride, int K) {
+    // A stream's k-row: NC / NPF vectors from col[first column], on this many cache lines.
+    constexpr int kLinesPerRow = NPF > 0 ? (NC / NPF * kLanes * static_cast<int>(sizeof(float)) + 63) / 64 : 0;
 #pragma GCC unroll 2
     for (int k = 0; k < K; ++k) {
         for (int c = 0; c < NPF; ++c)  // an address, possibly past the panel: no pointer arithmetic
-            __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(col[c]) +
-                                                             (k + kPrefetchRows) * stride * sizeof(float)));
+            for (int line = 0; line < kLinesPerRow; ++line)
+                __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(col[c * (NC / NPF)]) +
+                                                                 (k + kPrefetchRows) * stride * sizeof(float) +
+                                                                 line * 64));
         if constexpr (NC <= MR) {
             V w[NC];
 #pragma GCC unroll 16
@@ -96,13 +102,12 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
             }
         }
     }
-    for (int j = 0; j < NU; ++j)
-        for (int g = 0; g < G; ++g)
-            col[j * G + g] = w.block((u0 + j) / kSub) + static_cast<ptrdiff_t>(k0) * G * kBlock + in_block_offset(u0 + j, g);
-    // Batch 1 (the GEMV): prefetch each cache line of the tile's k-row once (a block's
-    // k-row is G * 16 floats; the first G * NU / kSub columns start on its lines).
-    constexpr int kLines = (kGemv && NU % kSub == 0) ? G * NU / kSub : 0;
-    accumulate<MR, NU * G, kLines>(acc, x, col, G * kBlock, k1 - k0);
+    for (int j = 0; j < NU; ++j) {  // group u is sub-block u % kSub of block u / kSub
+        const float* sub = w.block((u0 + j) / kSub) + static_cast<ptrdiff_t>((u0 + j) % kSub) * w.K * G * kLanes;
+        for (int g = 0; g < G; ++g) col[j * G + g] = sub + static_cast<ptrdiff_t>(k0) * G * kLanes + g * kLanes;
+    }
+    // Batch 1 (the GEMV): prefetch each group's sub-block stream ahead.
+    accumulate<MR, NU * G, kGemv ? NU : 0>(acc, x, col, G * kLanes, k1 - k0);
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
             if (k1 == w.K) {
@@ -113,10 +118,25 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
         }
 }
 
-// k per pass of a batched step: the block's weight vectors of that k range (16 KiB) stay
-// in L1 while every row tile of the batch, in every group of the block, sweeps them.
+// k per pass of a batched step: a group's weights of that k range (64 KiB) stay in L2
+// while every row tile of the batch sweeps them, one contiguous stream per tile. Shorter
+// passes would fit L1 but cost more in tile set-up and partial sums than they save
+// (AVX2, B = 32-64, H = 256-1024: 16 KiB passes ~10 % slower).
 template <int G>
-inline constexpr int kStepKc = 16384 / (G * kBlock * static_cast<int>(sizeof(float)));
+inline constexpr int kStepKc = 65536 / (G * kLanes * static_cast<int>(sizeof(float)));
+
+// Runs f(i, rows) over n rows cut into tiles of at most MR rows whose sizes differ by at
+// most one: no lone short tile at the end (a 1-row LSTM tile has too few independent
+// chains to keep both FMA units busy).
+template <int MR, class F>
+inline void for_row_tiles(int n, const F& f) {
+    const int tiles = (n + MR - 1) / MR;
+    for (int t = 0, i = 0; t < tiles; ++t) {
+        const int end = static_cast<int>(static_cast<int64_t>(n) * (t + 1) / tiles);
+        f(i, end - i);
+        i = end;
+    }
+}
 
 // s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w.
 template <int G, class A, class Init, class Epi>
@@ -134,17 +154,18 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     }
     constexpr int MR = kStepRows<G>;
     const int kc = partial ? kStepKc<G> : K;  // no partial-sum rows: one pass over k
-    for (int b = s.blk_begin; b < s.blk_end; ++b)
+    for (int u = u_begin; u < u_end; ++u)
         for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
             const int k1 = std::min(K, k0 + kc);
-            for (int u = b * kSub; u < (b + 1) * kSub; ++u) {
-                int i = 0;
-                for (; i + MR <= n; i += MR) step_tile<G, MR, 1>(i, u, w, a, init, epi, partial, k0, k1);
-                if (i < n)
-                    with_rows<MR - 1>(n - i, [&](auto rows) {
-                        step_tile<G, decltype(rows)::value, 1>(i, u, w, a, init, epi, partial, k0, k1);
+            for_row_tiles<MR>(n, [&](int i, int rows) {
+                if (rows == MR) {
+                    step_tile<G, MR, 1>(i, u, w, a, init, epi, partial, k0, k1);
+                } else {
+                    with_rows<MR - 1>(rows, [&](auto r) {
+                        step_tile<G, decltype(r)::value, 1>(i, u, w, a, init, epi, partial, k0, k1);
                     });
-            }
+                }
+            });
         }
 }
 
