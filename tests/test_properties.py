@@ -556,11 +556,11 @@ def test_fuzz_load_state_dict_not_a_mapping(value):
     ("lstm", {}), ("lstm", {"proj_size": -1}), ("lstm", {"peepholes": True, "clip": 0.5}),
     ("gru", {}), ("gru", {"linear_before_reset": False}),
 ])
-@pytest.mark.parametrize("hidden", [65, 130, 200])
+@pytest.mark.parametrize("hidden", [65, 200, 1100])
 def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden):
-    """Batched steps sweep k in passes that keep a block's weights in L1 (partial sums saved
-    between passes); a row alone runs the single-pass GEMV. Both must give the same bits,
-    for recurrent widths spanning several passes (and not a multiple of one)."""
+    """Batched steps sweep k in passes of at most 1024 (partial sums saved between passes);
+    a row alone runs the single-pass GEMV. Both must give the same bits, for recurrent
+    widths of one pass and of several (and not a multiple of one)."""
     rng = np.random.default_rng(hidden)
     if options.get("proj_size") == -1:
         options = dict(options, proj_size=hidden - 1)  # W_hh's K = hidden - 1

@@ -1,7 +1,9 @@
 // A/B harness: times two builds of gatedrnn (variant a, variant b) on one case,
 // interleaved burst by burst, and prints the median of the per-pair time ratios b / a.
 //
-//   ab MODE KIND T B I H THREADS ISA [PAIRS]     (MODE: layer | gemm | step)
+//   ab MODE KIND T B I H THREADS ISA [PAIRS [THREADS_B]]     (MODE: layer | gemm | step)
+//
+// THREADS_B gives variant b another thread count (a and b may be the same tree).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -32,15 +34,16 @@ static double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     if (argc < 9) {
-        std::fprintf(stderr, "usage: ab layer|gemm|step lstm|gru T B I H THREADS ISA [PAIRS]\n");
+        std::fprintf(stderr, "usage: ab layer|gemm|step lstm|gru T B I H THREADS ISA [PAIRS [THREADS_B]]\n");
         return 2;
     }
     const std::string mode = argv[1], kind = argv[2], isa = argv[8];
     const int T = std::atoi(argv[3]), B = std::atoi(argv[4]), I = std::atoi(argv[5]), H = std::atoi(argv[6]);
     const int threads = std::atoi(argv[7]), pairs = argc > 9 ? std::atoi(argv[9]) : 40;
+    const int threads_b = argc > 10 ? std::atoi(argv[10]) : threads;
     std::vector<float> ya, yb;
     auto a = gatedrnn_a::ab_make(mode, kind, T, B, I, H, threads, isa, &ya);
-    auto b = gatedrnn_b::ab_make(mode, kind, T, B, I, H, threads, isa, &yb);
+    auto b = gatedrnn_b::ab_make(mode, kind, T, B, I, H, threads_b, isa, &yb);
     a();
     b();
     double maxdiff = 0;
@@ -63,9 +66,9 @@ int main(int argc, char** argv) {
         ratio.push_back(sb / sa);
     }
     const double flops = 2.0 * T * B * (kind == "gru" ? 3 : 4) * H * (mode == "gemm" ? I : mode == "step" ? H : I + H);
-    std::printf("%s %s T=%d B=%d I=%d H=%d threads=%d %s: a %.3f ms (%.1f GFLOP/s)  b %.3f ms (%.1f GFLOP/s)  "
+    std::printf("%s %s T=%d B=%d I=%d H=%d threads=%d/%d %s: a %.3f ms (%.1f GFLOP/s)  b %.3f ms (%.1f GFLOP/s)  "
                 "b/a median %.3f [q1 %.3f q3 %.3f]  max|ya-yb| %.2g\n",
-                mode.c_str(), kind.c_str(), T, B, I, H, threads, isa.c_str(), median(ta) * 1e3,
+                mode.c_str(), kind.c_str(), T, B, I, H, threads, threads_b, isa.c_str(), median(ta) * 1e3,
                 flops / median(ta) / 1e9, median(tb) * 1e3, flops / median(tb) / 1e9, median(ratio),
                 [&] { auto r = ratio; std::sort(r.begin(), r.end()); return r[r.size() / 4]; }(),
                 [&] { auto r = ratio; std::sort(r.begin(), r.end()); return r[3 * r.size() / 4]; }(), maxdiff);

@@ -131,7 +131,7 @@ struct DirectionScratch {
     AlignedBuffer h[2];      // double-buffered state rows, padded to whole blocks
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
-    AlignedBuffer partial;   // batched steps: partial sums, rows like gx's
+    AlignedBuffer partial;   // batched steps: partial sums, G x 16 floats per row and thread
     std::vector<RowPointers> rows;  // per thread
     std::vector<ChunkSlot> slots;   // the Schedule's chunks
 };
@@ -297,7 +297,7 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         sc.c.reserve(static_cast<size_t>(B) * ws.ld_c);
         sc.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
         sc.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
-        if (B > 1) sc.partial.reserve(static_cast<size_t>(B) * ws.ld_gx);
+        if (B > 1) sc.partial.reserve(static_cast<size_t>(per_direction) * B * c.gates() * kBlock);
         // The Schedule's slots too: in concurrent mode it is built inside the pool's job,
         // where an allocation that throws could not unwind safely.
         const size_t slots = 3 * static_cast<size_t>(std::min(num_blocks(H), per_direction > 1 ? 2 * per_direction : 1));
@@ -433,7 +433,8 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 rp.c[n] = sc.c.data() + b * ws.ld_c;
                 rp.s1[n] = sc.s1.data() + b * ws.ld_c;
                 rp.s2[n] = sc.s2.data() + b * ws.ld_c;
-                rp.partial[n] = B > 1 ? sc.partial.data() + b * ws.ld_gx : nullptr;
+                rp.partial[n] = B > 1 ? sc.partial.data() + (static_cast<ptrdiff_t>(tid) * B + b) * c.gates() * kBlock
+                                      : nullptr;
                 ++n;
             }
             StepArgs args;

@@ -92,7 +92,7 @@ struct StepRows {
     float* const* c = nullptr;             // LSTM cell state, updated in place
     float* const* scratch = nullptr;       // LSTM+proj: m = o*tanh(c); GRU lbr=0: r*h_prev
     float* const* scratch2 = nullptr;      // GRU lbr=0: z
-    float* const* partial = nullptr;       // batches: partial sums, [nblocks][G][16] (null: one pass)
+    float* const* partial = nullptr;       // batches: partial sums, G * 16 floats (null: one pass)
 };
 
 // One step kernel's work: rows x the hidden blocks [blk_begin, blk_end) of panel w.

@@ -8,8 +8,8 @@
 
 inline constexpr int kSub = kBlock / kLanes;
 
-// Where group u's gate g sits in its block's G x 16 floats of a gx row (or a partial-sum
-// row, a packed bias) ...
+// Where group u's gate g sits in its block's G x 16 floats of a gx row (or a packed
+// bias) ...
 inline ptrdiff_t in_block_offset(int u, int g) { return g * kBlock + (u % kSub) * kLanes; }
 // ... and in the whole row, [blocks][G][16].
 inline ptrdiff_t gate_offset(int u, int g, int G) {
@@ -82,9 +82,10 @@ inline void with_rows(int rest, const F& f) {
 //     epi(i, u, acc)  -> consumes the G finished accumulators (the fused epilogue)
 //
 // A tile covers k in [k0, k1): it starts from init when k0 == 0, else from the partial
-// sums saved in `partial` (row i's [blocks][G][16], laid out like a gx row), and ends
-// with the epilogue when k1 == K, else by saving its sums there. A saved float is the
-// accumulator itself, so the chain of multiply-adds is the same as in one pass.
+// sums saved in `partial` (row i's NU x G vectors: every pass over a group ends before
+// the next group starts, so one group's worth per row suffices and stays in L1), and
+// ends with the epilogue when k1 == K, else by saving its sums there. A saved float is
+// the accumulator itself, so the chain of multiply-adds is the same as in one pass.
 
 template <int G, int MR, int NU, bool kGemv = false, class A, class Init, class Epi>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
@@ -98,7 +99,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
             if (k0 == 0) {
                 init(i0 + r, u0 + j, &acc[r][j * G]);
             } else {
-                for (int g = 0; g < G; ++g) acc[r][j * G + g] = load(partial[i0 + r] + gate_offset(u0 + j, g, G));
+                for (int g = 0; g < G; ++g) acc[r][j * G + g] = load(partial[i0 + r] + (j * G + g) * kLanes);
             }
         }
     }
@@ -113,17 +114,17 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
             if (k1 == w.K) {
                 epi(i0 + r, u0 + j, &acc[r][j * G]);
             } else {
-                for (int g = 0; g < G; ++g) store(partial[i0 + r] + gate_offset(u0 + j, g, G), acc[r][j * G + g]);
+                for (int g = 0; g < G; ++g) store(partial[i0 + r] + (j * G + g) * kLanes, acc[r][j * G + g]);
             }
         }
 }
 
-// k per pass of a batched step: a group's weights of that k range (64 KiB) stay in L2
-// while every row tile of the batch sweeps them, one contiguous stream per tile. Shorter
-// passes would fit L1 but cost more in tile set-up and partial sums than they save
-// (AVX2, B = 32-64, H = 256-1024: 16 KiB passes ~10 % slower).
+// k per pass of a batched step: a group's weights of that k range (at most 128 KiB) stay
+// in L2 while every row tile of the batch sweeps them, one contiguous stream per tile.
+// Shorter passes would fit L1 but cost more in tile set-up and partial sums than they
+// save (AVX2, B = 32-64: 16 KiB passes ~10 % slower at H = 256-512, 64 KiB ~5 % at 1024).
 template <int G>
-inline constexpr int kStepKc = 65536 / (G * kLanes * static_cast<int>(sizeof(float)));
+inline constexpr int kStepKc = std::min(1024, 131072 / (G * kLanes * static_cast<int>(sizeof(float))));
 
 // Runs f(i, rows) over n rows cut into tiles of at most MR rows whose sizes differ by at
 // most one: no lone short tile at the end (a 1-row LSTM tile has too few independent
