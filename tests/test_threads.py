@@ -44,6 +44,23 @@ def test_bitwise_identical_across_thread_counts(isa, kind, kw, batch):
     np.testing.assert_allclose(outs[0][0], ref[0], rtol=1e-5, atol=2e-5)
 
 
+@pytest.mark.parametrize("kind,kw", CONFIGS, ids=[f"{k}-{'-'.join(map(str, v.items())) or 'plain'}" for k, v in CONFIGS])
+@pytest.mark.parametrize("steps,batch", [(1, 1), (3, 2)])
+def test_small_calls_back_to_back_match_one_thread(isa, kind, kw, steps, batch):
+    """A streaming-sized call (well under 4 MFLOP) takes a second thread only when calls
+    come back to back, and then any thread claims any unstarted chunk at once: still the
+    one-thread bits, call after call."""
+    rng = np.random.default_rng(steps)
+    cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
+    one, two = (cls(160, 160, seed=5, num_threads=n, **kw) for n in (1, 2))
+    xs = [rng.standard_normal((steps, batch, 160)).astype(np.float32) for _ in range(4)]
+    want = [run(one, x) for x in xs]
+    for i in range(60):
+        got = run(two, xs[i % 4])
+        for a, b in zip(want[i % 4], got):
+            assert np.array_equal(a, b), f"call {i}"
+
+
 def test_set_num_threads_is_the_default():
     before = gatedrnn.get_num_threads()
     try:

@@ -142,6 +142,7 @@ struct Workspace {
     AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
     int threads = 1;
+    bool small = false;  // a call of few FLOPs (see forward)
 };
 
 namespace {
@@ -165,8 +166,14 @@ class Schedule {
 public:
     // Chunks of the projection and phase 1 (`chunks`), and of phase 2 (0: none); the
     // slots come from the workspace (grown here if needed, so no allocation per call).
-    Schedule(int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots)
+    // Eager: a thread done with its own chunks claims the unstarted ones at once, without
+    // first waiting for their owner. For a call of a few steps, where no weights stay in
+    // a thread's cache from step to step, that costs nothing, and a second thread that is
+    // slow to arrive (asleep, or its core busy with another process) delays the call by
+    // at most one chunk.
+    Schedule(int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots, bool eager)
         : n_{chunks, chunks, chunks2},
+          eager_(eager),
           total_(static_cast<int64_t>(chunks) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
         const size_t needed = static_cast<size_t>(chunks * 2 + chunks2);
         if (slots.size() < needed) slots = std::vector<ChunkSlot>(needed);
@@ -204,7 +211,7 @@ public:
         for (int c = first(tid); c < first(tid + 1); ++c) try_run(stage, kind, c, work);
         const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
-        if (wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
+        if (!eager_ && wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
         for (int c = 0; c < n; ++c) try_run(stage, kind, c, work);  // help: the owner is late
         wait_until(stage_done, std::chrono::microseconds(200));
         // Uneven chunks and cache misses make a thread wait a little; a thread that is not
@@ -235,6 +242,7 @@ private:
     }
 
     int n_[3];
+    bool eager_;
     ChunkSlot* slots_ = nullptr;
     int64_t total_;
     alignas(64) std::atomic<int64_t> done_{0};
@@ -283,11 +291,16 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
     const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
     for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i].reserve(seq_size);
-    // Threads split the hidden units; below ~4 MFLOP per call waking a second thread costs
-    // more than it saves. With two threads, a bidirectional layer runs its directions
-    // concurrently instead, one thread each: no barrier between the threads at all.
+    // Threads split the hidden units. Below ~4 MFLOP per call (a streaming step) waking a
+    // sleeping second thread costs more than it saves: such calls use it only when they
+    // come back to back (it is still awake), and below ~0.2 MFLOP never. With two threads,
+    // a bidirectional layer runs its directions concurrently instead, one thread each: no
+    // barrier between the threads at all.
     const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
-    ws.threads = flops < 4e6 ? 1 : std::max(1, std::min(call.num_threads, num_blocks(H)));
+    ws.threads = std::max(1, std::min(call.num_threads, num_blocks(H)));
+    ws.small = flops < 4e6;
+    if (ws.threads > 1 && ws.small)
+        ws.threads = flops >= 2e5 && ThreadPool::instance().frequent_small_call() ? ws.threads : 1;
     const bool concurrent = D == 2 && ws.threads == 2;
     const int per_direction = concurrent ? 1 : ws.threads;
     for (int set = 0; set < (concurrent ? 2 : 1); ++set) {
@@ -396,7 +409,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const int per_thread = nthreads > 1 ? 2 : 1;
     const int chunks = std::min(nblk, nthreads * per_thread);
     const int chunks2 = two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0;
-    Schedule sched(chunks, chunks2, steps, sc.slots);
+    Schedule sched(chunks, chunks2, steps, sc.slots, /*eager=*/ws.small);
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = sc.rows[static_cast<size_t>(tid)];
@@ -479,7 +492,8 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
 
     // Threads that keep waiting for each other share their cores with something else:
     // let the next calls run on one thread.
-    if (nthreads > 1 && sched.late() > 2 + steps / 16) ThreadPool::instance().report_contention();
+    // A small call has a stage or two to judge by: one held up by a stalled thread is enough.
+    if (nthreads > 1 && sched.late() > (ws.small ? 0 : 2 + steps / 16)) ThreadPool::instance().report_contention();
 
     for (int b = 0; b < B; ++b)
         if (length(b) == steps) capture(b, h_buf[steps % 2]);

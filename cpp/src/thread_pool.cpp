@@ -65,6 +65,12 @@ void ThreadPool::report_contention() {
     solo_until_.store(until.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
+bool ThreadPool::frequent_small_call() {
+    const int64_t now = now_ticks();
+    const int64_t previous = last_small_call_.exchange(now, std::memory_order_relaxed);
+    return now - previous < std::chrono::duration_cast<std::chrono::steady_clock::duration>(kIdleSpin).count();
+}
+
 void ThreadPool::run_impl(int requested, JobFn fn, void* ctx) {
     if (requested > 1 && now_ticks() < solo_until_.load(std::memory_order_relaxed)) requested = 1;
     std::unique_lock<std::mutex> busy(run_mutex_, std::defer_lock);

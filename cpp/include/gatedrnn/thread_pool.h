@@ -41,6 +41,12 @@ public:
     void report_contention();
     static constexpr std::chrono::milliseconds kSoloAfterContention{20};
 
+    // A small job (a streaming step: tens of microseconds) gains from a second thread
+    // only if that thread is awake; waking a sleeping worker costs about as much as the
+    // job. Records such a call and tells whether the previous one came less than the
+    // workers' idle spin ago, so that they are (or, after this call, will stay) awake.
+    bool frequent_small_call();
+
     ~ThreadPool();
 
 private:
@@ -66,6 +72,7 @@ private:
     void* ctx_ = nullptr;
     std::atomic<int> nthreads_{1};  // read by idle workers while the next job is posted
     std::atomic<int64_t> solo_until_{0};  // steady_clock ticks: run single-threaded until then
+    std::atomic<int64_t> last_small_call_{0};  // steady_clock ticks
 };
 
 void cpu_relax();  // a pause instruction where there is one
