@@ -1,6 +1,7 @@
 // One variant of the A/B harness: compiled once per source tree with -Dgatedrnn=<name>,
 // so two builds of the library live side by side in one process (see ab.sh).
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <functional>
 #include <random>
@@ -39,6 +40,7 @@ std::function<void()> ab_make(const std::string& mode, const std::string& kind, 
     cfg.cell = kind == "gru" ? CellType::gru : CellType::lstm;
     cfg.input_size = I;
     cfg.hidden_size = H;
+    cfg.num_layers = std::getenv("AB_LAYERS") ? std::atoi(std::getenv("AB_LAYERS")) : 1;
     const int G = cfg.gates();
     struct State {
         std::vector<float> x, w_ih, w_hh, b_ih, b_hh, hn, cn;
@@ -127,10 +129,10 @@ std::function<void()> ab_make(const std::string& mode, const std::string& kind, 
     dw.w_hh = st->w_hh.data();
     dw.b_ih = st->b_ih.data();
     dw.b_hh = st->b_hh.data();
-    st->net = std::make_unique<Network>(cfg, std::vector<DirectionWeights>{dw});
+    st->net = std::make_unique<Network>(cfg, std::vector<DirectionWeights>(cfg.num_layers, dw));
     y->assign(static_cast<size_t>(T) * B * H, 0.0f);
-    st->hn.resize(static_cast<size_t>(B) * H);
-    st->cn.resize(static_cast<size_t>(B) * H);
+    st->hn.resize(static_cast<size_t>(cfg.num_layers) * B * H);
+    st->cn.resize(static_cast<size_t>(cfg.num_layers) * B * H);
     return [st, &kt, T, B, threads, y, lstm = cfg.cell == CellType::lstm] {
         ForwardCall c;
         c.x = st->x.data();
