@@ -1,9 +1,10 @@
 // A/B harness: times two builds of gatedrnn (variant a, variant b) on one case,
 // interleaved burst by burst, and prints the median of the per-pair time ratios b / a.
 //
-//   ab MODE KIND T B I H THREADS ISA [PAIRS [THREADS_B]]     (MODE: layer | gemm | step)
+//   ab MODE KIND T B I H THREADS ISA [PAIRS [THREADS_B [MODE_B]]]  (MODE: layer | gemm | step | xh)
 //
-// THREADS_B gives variant b another thread count (a and b may be the same tree).
+// THREADS_B and MODE_B give variant b another thread count or mode (a and b may be the
+// same tree; the outputs are then compared only when the modes agree).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -34,7 +35,7 @@ static double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
     if (argc < 9) {
-        std::fprintf(stderr, "usage: ab layer|gemm|step lstm|gru T B I H THREADS ISA [PAIRS [THREADS_B]]\n");
+        std::fprintf(stderr, "usage: ab layer|gemm|step|xh lstm|gru T B I H THREADS ISA [PAIRS [THREADS_B [MODE_B]]]\n");
         return 2;
     }
     const std::string mode = argv[1], kind = argv[2], isa = argv[8];
@@ -43,11 +44,12 @@ int main(int argc, char** argv) {
     const int threads_b = argc > 10 ? std::atoi(argv[10]) : threads;
     std::vector<float> ya, yb;
     auto a = gatedrnn_a::ab_make(mode, kind, T, B, I, H, threads, isa, &ya);
-    auto b = gatedrnn_b::ab_make(mode, kind, T, B, I, H, threads_b, isa, &yb);
+    const std::string mode_b = argc > 11 ? argv[11] : mode;
+    auto b = gatedrnn_b::ab_make(mode_b, kind, T, B, I, H, threads_b, isa, &yb);
     a();
     b();
     double maxdiff = 0;
-    for (size_t i = 0; i < ya.size(); ++i) maxdiff = std::max(maxdiff, double(std::fabs(ya[i] - yb[i])));
+    for (size_t i = 0; i < std::min(ya.size(), yb.size()); ++i) maxdiff = std::max(maxdiff, double(std::fabs(ya[i] - yb[i])));
     // Reps per burst: about 50 ms.
     const double once = seconds(a, 1);
     const int reps = std::max(1, static_cast<int>(0.05 / std::max(once, 1e-7)));

@@ -21,11 +21,11 @@ struct HasLanes : std::false_type {};
 template <class KT>
 struct HasLanes<KT, std::void_t<decltype(KT::lanes)>> : std::true_type {};
 template <class KT>
-Panel step_panel(const KT& kt, const float* w, int H, int G) {
+Panel step_panel(const KT& kt, const float* w, int H, int G, int K = 0) {
     if constexpr (HasLanes<KT>::value) {
-        return pack_panel(w, H, H, 0, G, false, kt.lanes);
+        return pack_panel(w, H, K ? K : H, 0, G, false, kt.lanes);
     } else {
-        return pack_panel(w, H, H, 0, G);
+        return pack_panel(w, H, K ? K : H, 0, G);
     }
 }
 
@@ -85,9 +85,19 @@ std::function<void()> ab_make(const std::string& mode, const std::string& kind, 
             std::memcpy(y->data(), st->gx.data(), y->size() * sizeof(float));
         };
     }
-    if (mode == "step") {  // T batched steps of the fused step kernel alone (the same h each time)
-        const int nb = num_blocks(H), Hp = nb * kBlock;
-        st->panel = step_panel(kt, st->w_hh.data(), H, G);
+    if (mode == "step" || mode == "xh") {  // T batched steps of the fused step kernel alone (the same h each time)
+        // xh: the input projection folded into the step, over [x_t, h] (K = I + H).
+        const int nb = num_blocks(H), Hp = (mode == "xh" ? num_blocks(I + H) : nb) * kBlock;
+        if (mode == "xh") {
+            std::vector<float> cat(static_cast<size_t>(G) * H * (I + H));
+            for (int r = 0; r < G * H; ++r)
+                for (int k = 0; k < I + H; ++k)
+                    cat[static_cast<size_t>(r) * (I + H) + k] =
+                        k < I ? st->w_ih[static_cast<size_t>(r) * I + k] : st->w_hh[static_cast<size_t>(r) * H + k - I];
+            st->panel = step_panel(kt, cat.data(), H, G, I + H);
+        } else {
+            st->panel = step_panel(kt, st->w_hh.data(), H, G);
+        }
         st->gx = AlignedBuffer(static_cast<size_t>(B) * nb * G * kBlock * 2);
         st->bias = AlignedBuffer(static_cast<size_t>(B) * Hp * 4);  // h_prev, h_next, c, y
         for (size_t i = 0; i < st->gx.size(); ++i) st->gx.data()[i] = n(rng);

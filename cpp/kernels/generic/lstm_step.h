@@ -55,7 +55,7 @@ inline void lstm_step(const StepArgs& s) {
             store_valid(rows.y[i] + at, h, H - at);
         }
     };
-    step_loop<4>(s, a, init, epi);
+    step_loop<4, true>(s, a, init, epi);
 }
 
 inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, s); }

@@ -86,15 +86,17 @@ inline void with_rows(int rest, const F& f) {
 // the next group starts, so one group's worth per row suffices and stays in L1), and
 // ends with the epilogue when k1 == K, else by saving its sums there. A saved float is
 // the accumulator itself, so the chain of multiply-adds is the same as in one pass.
+//
+// With kInput, row i's vector over k is in two pieces: xin[i][0 .. kx) (the step's
+// input, when the input projection is folded into the step), then a(i)[0 .. K - kx).
 
-template <int G, int MR, int NU, bool kGemv = false, class A, class Init, class Epi>
+template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, class A, class Init, class Epi>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
-                      float* const* partial, int k0, int k1) {
+                      float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0) {
     V acc[MR][NU * G];
     const float* x[MR];
     const float* col[NU * G];
     for (int r = 0; r < MR; ++r) {
-        x[r] = a(i0 + r) + k0;
         for (int j = 0; j < NU; ++j) {
             if (k0 == 0) {
                 init(i0 + r, u0 + j, &acc[r][j * G]);
@@ -108,7 +110,22 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
         for (int g = 0; g < G; ++g) col[j * G + g] = sub + static_cast<ptrdiff_t>(k0) * G * kLanes + g * kLanes;
     }
     // Batch 1 (the GEMV): prefetch each group's sub-block stream ahead.
-    accumulate<MR, NU * G, kGemv ? NU : 0>(acc, x, col, G * kLanes, k1 - k0);
+    constexpr int kPrefetch = kGemv ? NU : 0;
+    const ptrdiff_t stride = G * kLanes;
+    int k = k0;
+    if constexpr (kInput) {  // the input's k-rows first
+        if (k < kx) {
+            const int k_end = std::min(k1, kx);
+            for (int r = 0; r < MR; ++r) x[r] = xin[i0 + r] + k;
+            accumulate<MR, NU * G, kPrefetch>(acc, x, col, stride, k_end - k);
+            for (auto& p : col) p += (k_end - k) * stride;
+            k = k_end;
+        }
+    }
+    if (k < k1) {
+        for (int r = 0; r < MR; ++r) x[r] = a(i0 + r) + (k - kx);
+        accumulate<MR, NU * G, kPrefetch>(acc, x, col, stride, k1 - k);
+    }
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
             if (k1 == w.K) {
@@ -139,18 +156,21 @@ inline void for_row_tiles(int n, const F& f) {
     }
 }
 
-// s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w.
-template <int G, class A, class Init, class Epi>
+// s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w. With kInput, the first s.kx
+// k-rows of s.w multiply s.rows.x (see step_tile).
+template <int G, bool kInput = false, class A, class Init, class Epi>
 inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi) {
     const PanelView& w = s.w;
     const int n = s.rows.n, K = w.K;
     float* const* partial = s.rows.partial;
+    const float* const* xin = s.rows.x;
+    const int kx = kInput ? s.kx : 0;
     const int u_begin = s.blk_begin * kSub, u_end = s.blk_end * kSub;
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
         for (; u + kGemvGroups <= u_end; u += kGemvGroups)
-            step_tile<G, 1, kGemvGroups, true>(0, u, w, a, init, epi, partial, 0, K);
-        for (; u < u_end; ++u) step_tile<G, 1, 1, true>(0, u, w, a, init, epi, partial, 0, K);
+            step_tile<G, 1, kGemvGroups, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx);
+        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx);
         return;
     }
     constexpr int MR = kStepRows<G>;
@@ -160,10 +180,11 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
             const int k1 = std::min(K, k0 + kc);
             for_row_tiles<MR>(n, [&](int i, int rows) {
                 if (rows == MR) {
-                    step_tile<G, MR, 1>(i, u, w, a, init, epi, partial, k0, k1);
+                    step_tile<G, MR, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1, xin, kx);
                 } else {
                     with_rows<MR - 1>(rows, [&](auto r) {
-                        step_tile<G, decltype(r)::value, 1>(i, u, w, a, init, epi, partial, k0, k1);
+                        step_tile<G, decltype(r)::value, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1,
+                                                                            xin, kx);
                     });
                 }
             });
