@@ -23,11 +23,11 @@ void require(bool ok, const std::string& msg) {
 }
 
 // An LSTM layer whose input and output widths add up to at most kFoldMaxK, run on a
-// batch of at least kFoldMinBatch rows, folds its input projection into the step: one
-// sweep over [x_t, h] per step instead of a GEMM over all steps and then a sweep over h.
-// The longer sweep amortises the tile set-up and the epilogue over twice the work, and
-// gx never goes through memory (AVX2, B = 16-32, I = H = 256: 0.89-0.93x the time; at
-// I = H = 512 the GEMM's longer k wins instead, 1.1x).
+// batch of at least kFoldMinBatch rows (or for one step of one row), folds its input
+// projection into the step: one sweep over [x_t, h] per step instead of a GEMM over all
+// steps and then a sweep over h. The longer sweep amortises the tile set-up and the
+// epilogue over twice the work, and gx never goes through memory (AVX2, B = 16-32,
+// I = H = 256: 0.89-0.93x the time; at I = H = 512 the GEMM's longer k wins, 1.1x).
 constexpr int kFoldMaxK = 512;
 constexpr int kFoldMinBatch = 8;
 
@@ -418,8 +418,9 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const auto length = [&](int b) { return call.lengths ? static_cast<int>(call.lengths[b]) : T; };
 
     const int nblk = num_blocks(H);
-    // The input projection folded into the step (see kFoldMaxK), or one GEMM up front.
-    const bool fold = lstm && B >= kFoldMinBatch && rec.w_xh.buf.size() > 0;
+    // The input projection folded into the step (see kFoldMaxK), or one GEMM up front. A
+    // single step of one row (streaming) folds too: it has nothing to amortise a GEMM over.
+    const bool fold = lstm && (B >= kFoldMinBatch || (T == 1 && B == 1)) && rec.w_xh.buf.size() > 0;
     const int pblk = c.proj_size > 0 ? num_blocks(c.proj_size) : 0;
     const bool two_phase = pblk > 0 || (!lstm && !c.linear_before_reset);
     int steps = 0;  // steps that run: up to the longest sequence
