@@ -513,8 +513,8 @@ class LSTM(_Recurrent):
                          activation_beta)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
-        if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
-                and x.flags.c_contiguous:  # the fast path: the core checks the shapes
+        # The fast path: the core checks the shapes (and copies a strided x).
+        if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
                                             self.num_threads or get_num_threads())
             return y, (h_n, c_n)
@@ -575,8 +575,8 @@ class GRU(_Recurrent):
                          seed, num_threads, reverse, False, False, clip, activations, activation_alpha, activation_beta)
 
     def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
-        if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3 \
-                and x.flags.c_contiguous:  # the fast path: the core checks the shapes
+        # The fast path: the core checks the shapes (and copies a strided x).
+        if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
                                           self.num_threads or get_num_threads())
             return y, h_n

@@ -56,8 +56,8 @@ class Stream:
 
     # -- advancing ---------------------------------------------------------------------
     def _input(self, x: Any) -> np.ndarray:
-        if type(x) is np.ndarray and x.dtype is _F32 and x.flags.c_contiguous:
-            return x  # the core copies a misaligned buffer
+        if type(x) is np.ndarray and x.dtype is _F32:
+            return x  # the core copies a strided or misaligned buffer
         return _as_float32(x, "x")
 
     def step(self, x: Any) -> np.ndarray:
