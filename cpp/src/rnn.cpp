@@ -273,6 +273,11 @@ private:
 
 Network::~Network() = default;
 
+bool Network::folds(const Recurrent& rec, int T, int B) {
+    // A single step of one row (streaming) folds too: it has nothing to amortise a GEMM over.
+    return rec.w_xh.buf.size() > 0 && (B >= kFoldMinBatch || (T == 1 && B == 1));
+}
+
 const Network::Recurrent& Network::recurrent(size_t i, int lanes) const {
     if (lanes == lanes_) return dirs_[i].rec;
     if (!relaid_ready_.load(std::memory_order_acquire)) {
@@ -324,9 +329,11 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         ws.threads = flops >= 2e5 && ThreadPool::instance().frequent_small_call() ? ws.threads : 1;
     const bool concurrent = D == 2 && ws.threads == 2;
     const int per_direction = concurrent ? 1 : ws.threads;
+    bool project = false;  // some direction projects its input up front (needs gx)
+    for (size_t i = 0; i < dirs_.size(); ++i) project = project || !folds(recurrent(i, kernels.lanes), T, B);
     for (int set = 0; set < (concurrent ? 2 : 1); ++set) {
         DirectionScratch& sc = ws.dir[set];
-        sc.gx.reserve(static_cast<size_t>(T) * B * ws.ld_gx);
+        if (project) sc.gx.reserve(static_cast<size_t>(T) * B * ws.ld_gx);
         for (auto& h : sc.h) h.reserve(static_cast<size_t>(B) * ws.ld_h);
         sc.c.reserve(static_cast<size_t>(B) * ws.ld_c);
         sc.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
@@ -418,9 +425,8 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const auto length = [&](int b) { return call.lengths ? static_cast<int>(call.lengths[b]) : T; };
 
     const int nblk = num_blocks(H);
-    // The input projection folded into the step (see kFoldMaxK), or one GEMM up front. A
-    // single step of one row (streaming) folds too: it has nothing to amortise a GEMM over.
-    const bool fold = lstm && (B >= kFoldMinBatch || (T == 1 && B == 1)) && rec.w_xh.buf.size() > 0;
+    // The input projection folded into the step (see kFoldMaxK), or one GEMM up front.
+    const bool fold = folds(rec, T, B);
     const int pblk = c.proj_size > 0 ? num_blocks(c.proj_size) : 0;
     const bool two_phase = pblk > 0 || (!lstm && !c.linear_before_reset);
     int steps = 0;  // steps that run: up to the longest sequence

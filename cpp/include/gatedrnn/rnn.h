@@ -105,8 +105,13 @@ private:
     };
 
     // Direction i's recurrent panels for kernels of `lanes`: its own, or (after set_isa
-    // switched to kernels of another width) a copy relaid once, on first use.
+    // switched to kernels of another width) a copy relaid once, on first use. Kernels come
+    // in two widths (8 and 16 lanes), so there is at most one other.
     const Recurrent& recurrent(size_t i, int lanes) const;
+
+    // Whether a direction with these panels folds its input projection into the steps
+    // of a call with T steps of B rows (rnn.cpp, kFoldMaxK).
+    static bool folds(const Recurrent& rec, int T, int B);
 
     void run_direction(const Direction& dir, const Recurrent& rec, const KernelTable& kernels,
                        const ForwardCall& call,
