@@ -852,11 +852,11 @@ def healthy():
 headroom = 2 << 30
 resource.setrlimit(resource.RLIMIT_AS, (vm_size() + headroom, resource.RLIM_INFINITY))
 TB = 2**25  # x 128 MiB of lazily mapped zeros; the gx workspace would be 8 GiB, y 1 GiB
-# (LSTM batches of 8 rows or more fold the input projection into the steps and need no gx:
-# the LSTM cases use 4 rows.)
+# (Batches of 8 rows or more fold the input projection into the steps and need no gx:
+# these cases use 4 rows.)
 cases = {
     "fast_path_workspace": lambda: lstm(np.zeros((TB // 4, 4, 1), np.float32)),
-    "fast_path_workspace_gru": lambda: gru(np.zeros((TB // 2**10, 2**10, 1), np.float32)),
+    "fast_path_workspace_gru": lambda: gru(np.zeros((TB // 4, 4, 1), np.float32)),
     "converting_path_workspace": lambda: lstm(np.broadcast_to(np.float32(1), (TB // 4, 4, 1))),
     "state_outputs_empty_T": lambda: lstm(np.zeros((0, 2**28, 1), np.float32)),  # h_n, c_n 8 GiB each
     "cell_outputs": lambda: cell(np.zeros((2**26, 1), np.float32)),  # h, c 2 GiB each

@@ -22,12 +22,13 @@ void require(bool ok, const std::string& msg) {
     if (!ok) throw std::invalid_argument(msg);
 }
 
-// An LSTM layer whose input and output widths add up to at most kFoldMaxK, run on a
-// batch of at least kFoldMinBatch rows (or for one step of one row), folds its input
-// projection into the step: one sweep over [x_t, h] per step instead of a GEMM over all
-// steps and then a sweep over h. The longer sweep amortises the tile set-up and the
-// epilogue over twice the work, and gx never goes through memory (AVX2, B = 16-32,
-// I = H = 256: 0.89-0.93x the time; at I = H = 512 the GEMM's longer k wins, 1.1x).
+// An LSTM or GRU (linear_before_reset) layer whose input and output widths add up to at
+// most kFoldMaxK, run on a batch of at least kFoldMinBatch rows (or for one step of one
+// row), folds its input projection into the step: one sweep over [x_t, h] per step
+// instead of a GEMM over all steps and then a sweep over h. The longer sweep amortises
+// the tile set-up and the epilogue over twice the work, and gx never goes through memory
+// (AVX2, B = 16-32, I = H = 256: 0.89-0.93x the time; at I = H = 512 the GEMM's longer
+// k wins, 1.1x).
 constexpr int kFoldMaxK = 512;
 constexpr int kFoldMinBatch = 8;
 
@@ -81,19 +82,19 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
             }
             dir.gx_bias = pack_bias(bias.data(), H, 0, G);
             Recurrent& r = dir.rec;
+            const int I = c.layer_input_size(l);
+            if ((lstm || c.linear_before_reset) && I + Hout <= kFoldMaxK) {  // [W_ih | W_hh], row by row
+                std::vector<float> cat(static_cast<size_t>(G) * H * (I + Hout));
+                for (int row = 0; row < G * H; ++row) {
+                    float* out = cat.data() + static_cast<ptrdiff_t>(row) * (I + Hout);
+                    std::memcpy(out, w.w_ih + static_cast<ptrdiff_t>(row) * I, I * sizeof(float));
+                    std::memcpy(out + I, w.w_hh + static_cast<ptrdiff_t>(row) * Hout, Hout * sizeof(float));
+                }
+                r.w_xh = pack_panel(cat.data(), H, I + Hout, 0, G, false, lanes_);
+            }
             if (lstm) {
                 r.w_hh = pack_panel(w.w_hh, H, Hout, 0, 4, false, lanes_);
                 if (c.proj_size > 0) r.w_hr = pack_panel(w.w_hr, c.proj_size, H, 0, 1, false, lanes_);
-                const int I = c.layer_input_size(l);
-                if (I + Hout <= kFoldMaxK) {  // [W_ih | W_hh], row by row
-                    std::vector<float> cat(static_cast<size_t>(4) * H * (I + Hout));
-                    for (int row = 0; row < 4 * H; ++row) {
-                        float* out = cat.data() + static_cast<ptrdiff_t>(row) * (I + Hout);
-                        std::memcpy(out, w.w_ih + static_cast<ptrdiff_t>(row) * I, I * sizeof(float));
-                        std::memcpy(out + I, w.w_hh + static_cast<ptrdiff_t>(row) * Hout, Hout * sizeof(float));
-                    }
-                    r.w_xh = pack_panel(cat.data(), H, I + Hout, 0, 4, false, lanes_);
-                }
             } else if (c.linear_before_reset) {
                 r.w_hh = pack_panel(w.w_hh, H, H, 0, 3, false, lanes_);
                 if (w.b_hh) dir.b_hn = pack_bias(w.b_hh, H, 2, 1);
@@ -510,7 +511,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 if (lstm) {
                     run(kernels.lstm_step_f32, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
                 } else if (c.linear_before_reset) {
-                    run(kernels.gru_step_f32, rec.w_hh, nblk, 1, chunk);
+                    run(kernels.gru_step_f32, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
                 } else {
                     run(kernels.gru_gates_f32, rec.w_hh, nblk, 1, chunk);
                 }

@@ -93,7 +93,7 @@ struct StepRows {
     float* const* scratch = nullptr;       // LSTM+proj: m = o*tanh(c); GRU lbr=0: r*h_prev
     float* const* scratch2 = nullptr;      // GRU lbr=0: z
     float* const* partial = nullptr;       // batches: partial sums, G * 16 floats (null: one pass)
-    const float* const* x = nullptr;       // lstm_step with kx > 0: the step's input rows
+    const float* const* x = nullptr;       // steps with kx > 0: the step's input rows
 };
 
 // One step kernel's work: rows x the hidden blocks [blk_begin, blk_end) of panel w.
@@ -104,6 +104,8 @@ struct StepRows {
 //   lstm_proj:  w = W_hr (1 gate over P, K = H): h = W_hr m, m from scratch -> h_next, y.
 //   gru_step:   linear_before_reset = true, w = W_hh (r, z, n). r, z start from gx, the
 //               n accumulator from b_hn; n = tanh(gx_n + r * acc_n), h = (1-z)*n + z*h_prev.
+//               With kx > 0, w = [W_ih | W_hh] over [x, h_prev] and gx holds the biases;
+//               gx_n (from b_in over x) is kept in scratch while acc_n restarts from b_hn.
 //   gru_gates:  linear_before_reset = false, phase 1, w = W_hr, W_hz: writes r*h_prev ->
 //               scratch and z -> scratch2.
 //   gru_cand:   phase 2, w = W_hn over scratch: n = tanh(gx_n + W_hn (r*h_prev)) (b_in and
@@ -121,8 +123,8 @@ struct StepArgs {
     int blk_begin = 0, blk_end = 0;
     const float* b_hn = nullptr;  // gru_step: [nblocks][16], or null for zero
     bool write_m = false;         // lstm_step: projection follows
-    int kx = 0;                   // lstm_step: w's first kx k-rows multiply rows.x (the input
-                                  // projection folded into the step; gx holds the biases only)
+    int kx = 0;                   // lstm_step, gru_step: w's first kx k-rows multiply rows.x (the
+                                  // input projection folded into the step; gx holds the biases only)
     const CellOptions* options = nullptr;  // null: PyTorch's cell (sigmoid, tanh, no clip)
 };
 using StepKernel = void (*)(const StepArgs&) noexcept;

@@ -92,7 +92,7 @@ private:
         Panel w_hh;       // LSTM: 4 gates; GRU lbr: 3 gates; GRU lbr=0: r and z
         Panel w_hn;       // GRU lbr=0: the candidate's recurrent weights
         Panel w_hr;       // LSTM projection, 1 gate over P, K = H
-        Panel w_xh;       // LSTM, small layers: [W_ih | W_hh], K = I_l + H_out (folded input)
+        Panel w_xh;       // LSTM, GRU lbr, small layers: [W_ih | W_hh], K = I_l + H_out (folded input)
     };
     struct Direction {
         Panel w_ih;       // G gates over H, K = layer input size (gate-major)

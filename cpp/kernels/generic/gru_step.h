@@ -23,27 +23,37 @@ inline V candidate(const CellOptions* opt, V pre) {
 }
 
 // linear_before_reset = true: one sweep accumulates r, z and W_hn h (started from b_hn).
+// With the input projection folded in (s.kx > 0: w = [W_ih | W_hh] over [x, h], gx the
+// biases), the n sum first collects W_in x from b_in; where x ends it is set aside in the
+// scratch row (the candidate's input part) and restarts from b_hn for W_hn h.
 template <bool kOptions>
 inline void gru_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
+    const bool folded = s.kx > 0;
     const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto b_hn = [&](int u) { return s.b_hn ? load(s.b_hn + u * kLanes) : zero(); };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
         acc[1] = load(rows.gx[i] + gate_offset(u, 1, 3));
-        acc[2] = s.b_hn ? load(s.b_hn + u * kLanes) : zero();
+        acc[2] = folded ? load(rows.gx[i] + gate_offset(u, 2, 3)) : b_hn(u);
+    };
+    const auto boundary = [&](int i, int u, V* acc) {
+        store(rows.scratch[i] + u * kLanes, acc[2]);
+        acc[2] = b_hn(u);
     };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
         const V r = gate<kOptions>(opt, acc[0]);
         const V z = gate<kOptions>(opt, acc[1]);
-        const V n = candidate<kOptions>(opt, fmadd(r, acc[2], load(rows.gx[i] + gate_offset(u, 2, 3))));
+        const V gx_n = folded ? load(rows.scratch[i] + at) : load(rows.gx[i] + gate_offset(u, 2, 3));
+        const V n = candidate<kOptions>(opt, fmadd(r, acc[2], gx_n));
         const V h = gru_update(z, n, load(rows.h_prev[i] + at));
         store(rows.h_next[i] + at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<3>(s, a, init, epi);
+    step_loop<3, true>(s, a, init, epi, boundary);
 }
 inline void gru_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, s); }
 

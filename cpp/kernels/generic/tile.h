@@ -88,11 +88,18 @@ inline void with_rows(int rest, const F& f) {
 // the accumulator itself, so the chain of multiply-adds is the same as in one pass.
 //
 // With kInput, row i's vector over k is in two pieces: xin[i][0 .. kx) (the step's
-// input, when the input projection is folded into the step), then a(i)[0 .. K - kx).
+// input, when the input projection is folded into the step), then a(i)[0 .. K - kx);
+// where the first piece ends, bnd(i, u, acc) sees the G sums of the input part.
 
-template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, class A, class Init, class Epi>
+struct NoBoundary {
+    void operator()(int, int, V*) const {}
+};
+
+template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, class A, class Init, class Epi,
+          class Bnd = NoBoundary>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
-                      float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0) {
+                      float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0,
+                      const Bnd& bnd = Bnd{}) {
     V acc[MR][NU * G];
     const float* x[MR];
     const float* col[NU * G];
@@ -120,6 +127,9 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
             accumulate<MR, NU * G, kPrefetch>(acc, x, col, stride, k_end - k);
             for (auto& p : col) p += (k_end - k) * stride;
             k = k_end;
+            if (k == kx)
+                for (int r = 0; r < MR; ++r)
+                    for (int j = 0; j < NU; ++j) bnd(i0 + r, u0 + j, &acc[r][j * G]);
         }
     }
     if (k < k1) {
@@ -157,9 +167,9 @@ inline void for_row_tiles(int n, const F& f) {
 }
 
 // s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w. With kInput, the first s.kx
-// k-rows of s.w multiply s.rows.x (see step_tile).
-template <int G, bool kInput = false, class A, class Init, class Epi>
-inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi) {
+// k-rows of s.w multiply s.rows.x, and bnd sees the sums where they end (see step_tile).
+template <int G, bool kInput = false, class A, class Init, class Epi, class Bnd = NoBoundary>
+inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi, const Bnd& bnd = Bnd{}) {
     const PanelView& w = s.w;
     const int n = s.rows.n, K = w.K;
     float* const* partial = s.rows.partial;
@@ -169,8 +179,8 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
         for (; u + kGemvGroups <= u_end; u += kGemvGroups)
-            step_tile<G, 1, kGemvGroups, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx);
-        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx);
+            step_tile<G, 1, kGemvGroups, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
         return;
     }
     constexpr int MR = kStepRows<G>;
@@ -180,11 +190,11 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
             const int k1 = std::min(K, k0 + kc);
             for_row_tiles<MR>(n, [&](int i, int rows) {
                 if (rows == MR) {
-                    step_tile<G, MR, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1, xin, kx);
+                    step_tile<G, MR, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
                 } else {
                     with_rows<MR - 1>(rows, [&](auto r) {
                         step_tile<G, decltype(r)::value, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1,
-                                                                            xin, kx);
+                                                                            xin, kx, bnd);
                     });
                 }
             });
