@@ -2,6 +2,7 @@
 //
 // Per layer and direction: one GEMM projects every timestep's input (biases folded in),
 // then each step calls the fused step kernel over the rows still inside their sequence.
+// Small layers on a batch fold the projection into the steps instead (kFoldMaxK).
 // Nothing is allocated inside the time loop.
 #include "gatedrnn/rnn.h"
 
