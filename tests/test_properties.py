@@ -93,6 +93,7 @@ def layer_configs(draw, max_T=12, max_B=5):
         unbatched=draw(st.integers(0, 5)) == 0,
         scale=draw(st.sampled_from([1.0, 1.0, 0.1, 4.0])),
         seed=draw(st.integers(0, 2**32 - 1)),
+        precision=draw(st.sampled_from(["fp32", "fp32", "bf16"])),
     )
     cfg["lengths"] = None
     if not cfg["unbatched"] and draw(st.booleans()):
@@ -103,7 +104,8 @@ def layer_configs(draw, max_T=12, max_B=5):
 def build(cfg, **extra):
     kind = cfg["kind"]
     common = dict(num_layers=cfg["num_layers"], bias=cfg["bias"], batch_first=cfg["batch_first"],
-                  bidirectional=cfg["bidirectional"], seed=cfg["seed"] % 1000, **extra)
+                  bidirectional=cfg["bidirectional"], seed=cfg["seed"] % 1000,
+                  precision=cfg.get("precision", "fp32"), **extra)
     if kind == "lstm":
         return gatedrnn.LSTM(cfg["I"], cfg["H"], proj_size=cfg["proj_size"], **common)
     return gatedrnn.GRU(cfg["I"], cfg["H"], linear_before_reset=kind == "gru", **common)
@@ -145,6 +147,7 @@ def run_reference(cfg, model, x, state, lengths):
 @prop_settings(40)
 @given(cfg=layer_configs())
 def test_layers_match_reference(cfg):
+    cfg = dict(cfg, precision="fp32")  # bf16 against the reference: test_bf16.py
     model = build(cfg)
     x, state = data(cfg, model)
     lengths = cfg["lengths"]
@@ -559,12 +562,13 @@ def test_fuzz_load_state_dict_not_a_mapping(value):
     ("gru", {"num_layers": 2, "bidirectional": True}), ("gru", {"linear_before_reset": False}),
 ])
 @pytest.mark.parametrize("hidden", [17, 100])
-def test_folded_input_projection_matches_batch_of_one(isa, kind, options, hidden):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_folded_input_projection_matches_batch_of_one(isa, kind, options, hidden, precision):
     """Batches of 8 rows or more fold the input projection into each step (one sweep over
     [x_t, h]); a row alone projects all steps first. The multiply-adds are the same chains
     in the same order (GRU: W_in x set aside before W_hn h), so the bits must be too."""
     rng = np.random.default_rng(hidden)
-    model = (gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU)(13, hidden, seed=hidden, **options)
+    model = (gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU)(13, hidden, seed=hidden, precision=precision, **options)
     batch, T = 9, 5
     bf = options.get("batch_first", False)
     x = rng.standard_normal((batch, T, 13) if bf else (T, batch, 13)).astype(np.float32)
@@ -584,7 +588,8 @@ def test_folded_input_projection_matches_batch_of_one(isa, kind, options, hidden
     ("gru", {}), ("gru", {"linear_before_reset": False}),
 ])
 @pytest.mark.parametrize("hidden", [65, 200, 1100])
-def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden, precision):
     """Batched steps sweep k in passes of at most 1024 (partial sums saved between passes);
     a row alone runs the single-pass GEMV. Both must give the same bits, for recurrent
     widths of one pass and of several (and not a multiple of one)."""
@@ -592,7 +597,7 @@ def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden
     if options.get("proj_size") == -1:
         options = dict(options, proj_size=hidden - 1)  # W_hh's K = hidden - 1
     cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
-    model = cls(9, hidden, seed=hidden, **options)
+    model = cls(9, hidden, seed=hidden, precision=precision, **options)
     batch, T = 7, 4
     x = rng.standard_normal((T, batch, 9)).astype(np.float32)
     lengths = [4, 1, 3, 4, 2, 4, 0]

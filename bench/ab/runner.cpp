@@ -81,7 +81,7 @@ std::function<void()> ab_make(const std::string& mode, const std::string& kind, 
             g.bias = st->bias.data();
             g.c = st->gx.data();
             g.ldc = ldc;
-            kt.gemm_f32(g);
+            kt.f32.gemm(g);
             std::memcpy(y->data(), st->gx.data(), y->size() * sizeof(float));
         };
     }
@@ -130,7 +130,7 @@ std::function<void()> ab_make(const std::string& mode, const std::string& kind, 
             s.w = st->panel.view();
             s.blk_begin = 0;
             s.blk_end = num_blocks(H);
-            for (int t = 0; t < T; ++t) (G == 4 ? kt.lstm_step_f32 : kt.gru_step_f32)(s);
+            for (int t = 0; t < T; ++t) (G == 4 ? kt.f32.lstm_step : kt.f32.gru_step)(s);
             std::memcpy(y->data(), p->y[0], static_cast<size_t>(B) * Hp * sizeof(float));
         };
     }

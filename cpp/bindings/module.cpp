@@ -7,6 +7,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <initializer_list>
 #include <optional>
 #include <stdexcept>
@@ -290,7 +291,8 @@ private:
 
     // The ONNX options: {"reverse": bool, "clip": float, "input_forget": bool,
     // "peepholes": bool, "activations": [[(kind, alpha, beta) x 3] per direction]} (kinds
-    // are ActKind's numbers; Python normalises names and alpha/beta).
+    // are ActKind's numbers; Python normalises names and alpha/beta); and "precision":
+    // "fp32" or "bf16".
     static void apply_options(NetworkConfig& c, const py::dict& o) {
         for (const auto& item : o) {
             const std::string k = item.first.cast<std::string>();
@@ -306,6 +308,11 @@ private:
                 c.input_forget = v.cast<bool>();
             } else if (k == "peepholes") {
                 c.peepholes = v.cast<bool>();
+            } else if (k == "precision") {
+                const std::string p = v.cast<std::string>();
+                if (p != "fp32" && p != "bf16")
+                    throw std::invalid_argument("precision: expected 'fp32' or 'bf16', got '" + p + "'");
+                c.precision = p == "bf16" ? Precision::bf16 : Precision::fp32;
             } else if (k == "activations") {
                 const py::sequence dirs = v.cast<py::sequence>();
                 if (py::len(dirs) != static_cast<size_t>(c.directions()))
@@ -440,6 +447,21 @@ PYBIND11_MODULE(_core, m) {
           py::arg("x"), "Elementwise sigmoid with the selected ISA's kernel (float32).");
     m.def("tanh", [](const FloatArray& x) { return activation(x, &KernelTable::tanh_f32); },
           py::arg("x"), "Elementwise tanh with the selected ISA's kernel (float32).");
+
+    m.def("to_bf16", [](const FloatArray& x) {
+        const KernelTable& k = gatedrnn::active_kernels();
+        const ptrdiff_t n = x.size();
+        py::array_t<uint16_t> out(n);
+        std::vector<float> pairs(static_cast<size_t>(n + 1) / 2);
+        {
+            py::gil_scoped_release release;
+            k.to_bf16(x.data(), pairs.data(), n);
+        }
+        std::memcpy(out.mutable_data(), pairs.data(), static_cast<size_t>(n) * sizeof(uint16_t));
+        return out;
+    }, py::arg("x"), "x (float32, flattened) rounded to bfloat16 bits (uint16) by the selected ISA's kernel.");
+    m.def("bf16_method", [] { return std::string(gatedrnn::active_kernels().bf16_method); },
+          "How the selected kernels multiply bf16: 'vdpbf16ps' or 'widened to fp32'.");
 
     py::class_<PyNetwork>(m, "Network", "A packed stack of LSTM or GRU layers (see gatedrnn.LSTM / GRU).")
         .def(py::init<const std::string&, int, int, int, bool, int, bool, const py::list&, const py::dict&>(),

@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 
 namespace gatedrnn {
 namespace {
@@ -84,7 +85,19 @@ std::vector<std::string> available_isas() {
     return v;
 }
 
-const KernelTable& active_kernels() { return *active_entry().table; }
+const KernelTable& active_kernels() {
+    const IsaEntry& e = active_entry();
+#if defined(GATEDRNN_HAVE_AVX512BF16_KERNELS)
+    // The same kernels with vdpbf16ps for bf16 products, where the CPU has AVX512_BF16
+    // (GATEDRNN_BF16=widened keeps the widening ones, e.g. to compare the two).
+    static const bool native_bf16 = [] {
+        const char* env = std::getenv("GATEDRNN_BF16");
+        return cpu_features().avx512_bf16 && !(env != nullptr && std::string(env) == "widened");
+    }();
+    if (e.table == &avx512::kernels && native_bf16) return avx512bf16::kernels;
+#endif
+    return *e.table;
+}
 
 std::string selected_isa() { return active_entry().name; }
 

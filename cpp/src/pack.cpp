@@ -5,6 +5,7 @@
 #include <cstring>
 #include <new>
 #include <stdexcept>
+#include <vector>
 
 namespace gatedrnn {
 
@@ -58,6 +59,15 @@ Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_
                         w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
                 }
     return p;
+}
+
+Panel pack_panel_bf16(const float* w, int N, int K, int first_gate, int G, bool gate_major, int lanes) {
+    // The G * N rows as rows of K' = ceil(K / 2) bf16 pairs, then packed like any panel.
+    const int Kp = (K + 1) / 2;
+    std::vector<float> pairs(static_cast<size_t>(G) * N * Kp);
+    for (ptrdiff_t row = 0; row < static_cast<ptrdiff_t>(G) * N; ++row)
+        scalar::kernels.to_bf16(w + (static_cast<ptrdiff_t>(first_gate) * N + row) * K, pairs.data() + row * Kp, K);
+    return pack_panel(pairs.data(), N, Kp, 0, G, gate_major, lanes);
 }
 
 Panel relayout(const Panel& src, int lanes) {

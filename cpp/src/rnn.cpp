@@ -65,6 +65,8 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
 
     const int H = c.hidden_size, G = c.gates(), Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm;
+    const bool bf16 = c.precision == Precision::bf16;
+    const auto pack = bf16 ? pack_panel_bf16 : pack_panel;
     lanes_ = active_lanes();
     dirs_.reserve(weights.size());
     std::vector<float> bias(static_cast<size_t>(G) * H);
@@ -74,7 +76,7 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
             require(w.w_ih && w.w_hh, "missing weight_ih / weight_hh");
             require(!lstm || c.proj_size == 0 || w.w_hr, "missing weight_hr");
             Direction dir;
-            dir.w_ih = pack_panel(w.w_ih, H, c.layer_input_size(l), 0, G, /*gate_major=*/true);
+            dir.w_ih = pack(w.w_ih, H, c.layer_input_size(l), 0, G, /*gate_major=*/true, kBlock);
             // Biases folded into the input projection: every b_ih, and every b_hh except the
             // GRU's b_hn when r multiplies it (linear_before_reset).
             for (int i = 0; i < G * H; ++i) {
@@ -85,23 +87,25 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
             Recurrent& r = dir.rec;
             const int I = c.layer_input_size(l);
             if ((lstm || c.linear_before_reset) && I + Hout <= kFoldMaxK) {  // [W_ih | W_hh], row by row
-                std::vector<float> cat(static_cast<size_t>(G) * H * (I + Hout));
+                // bf16: an odd I is padded with a zero weight, so h starts on a whole pair.
+                const int Ix = bf16 ? I + I % 2 : I;
+                std::vector<float> cat(static_cast<size_t>(G) * H * (Ix + Hout));
                 for (int row = 0; row < G * H; ++row) {
-                    float* out = cat.data() + static_cast<ptrdiff_t>(row) * (I + Hout);
+                    float* out = cat.data() + static_cast<ptrdiff_t>(row) * (Ix + Hout);
                     std::memcpy(out, w.w_ih + static_cast<ptrdiff_t>(row) * I, I * sizeof(float));
-                    std::memcpy(out + I, w.w_hh + static_cast<ptrdiff_t>(row) * Hout, Hout * sizeof(float));
+                    std::memcpy(out + Ix, w.w_hh + static_cast<ptrdiff_t>(row) * Hout, Hout * sizeof(float));
                 }
-                r.w_xh = pack_panel(cat.data(), H, I + Hout, 0, G, false, lanes_);
+                r.w_xh = pack(cat.data(), H, Ix + Hout, 0, G, false, lanes_);
             }
             if (lstm) {
-                r.w_hh = pack_panel(w.w_hh, H, Hout, 0, 4, false, lanes_);
-                if (c.proj_size > 0) r.w_hr = pack_panel(w.w_hr, c.proj_size, H, 0, 1, false, lanes_);
+                r.w_hh = pack(w.w_hh, H, Hout, 0, 4, false, lanes_);
+                if (c.proj_size > 0) r.w_hr = pack(w.w_hr, c.proj_size, H, 0, 1, false, lanes_);
             } else if (c.linear_before_reset) {
-                r.w_hh = pack_panel(w.w_hh, H, H, 0, 3, false, lanes_);
+                r.w_hh = pack(w.w_hh, H, H, 0, 3, false, lanes_);
                 if (w.b_hh) dir.b_hn = pack_bias(w.b_hh, H, 2, 1);
             } else {
-                r.w_hh = pack_panel(w.w_hh, H, H, 0, 2, false, lanes_);
-                r.w_hn = pack_panel(w.w_hh, H, H, 2, 1, false, lanes_);
+                r.w_hh = pack(w.w_hh, H, H, 0, 2, false, lanes_);
+                r.w_hn = pack(w.w_hh, H, H, 2, 1, false, lanes_);
             }
             require(!c.peepholes || w.p, "missing peepholes");
             if (c.peepholes) dir.peepholes = pack_bias(w.p, H, 0, 3);
@@ -127,9 +131,11 @@ struct alignas(64) ChunkSlot {
 
 // Row pointers of one step, one set per thread (each thread builds its own).
 struct RowPointers {
-    std::vector<const float*> h_prev, gx, x;
-    std::vector<float*> h_next, y, c, s1, s2, partial;
-    explicit RowPointers(int B) : h_prev(B), gx(B), x(B), h_next(B), y(B), c(B), s1(B), s2(B), partial(B) {}
+    std::vector<const float*> h_prev, gx, x, op_prev;
+    std::vector<float*> h_next, y, c, s1, s2, partial, op_next, op_s;
+    explicit RowPointers(int B)
+        : h_prev(B), gx(B), x(B), op_prev(B), h_next(B), y(B), c(B), s1(B), s2(B), partial(B), op_next(B),
+          op_s(B) {}
     StepRows view(int n) {
         StepRows r;
         r.n = n;
@@ -142,6 +148,9 @@ struct RowPointers {
         r.scratch2 = s2.data();
         r.partial = partial.data();
         r.x = x.data();
+        r.op_prev = op_prev.data();
+        r.op_next = op_next.data();
+        r.op_scratch = op_s.data();
         return r;
     }
 };
@@ -154,6 +163,8 @@ struct DirectionScratch {
     AlignedBuffer c;         // LSTM cell state rows
     AlignedBuffer s1, s2;    // step scratch rows (m; or r*h and z)
     AlignedBuffer partial;   // batched steps: partial sums, G x 16 floats per row and thread
+    AlignedBuffer op[2];     // bf16: h rows as bf16 pairs (the operands), beside h
+    AlignedBuffer op_s;      // bf16: s1 rows as bf16 pairs
     std::vector<RowPointers> rows;  // per thread
     std::vector<ChunkSlot> slots;   // the Schedule's chunks
 };
@@ -162,7 +173,8 @@ struct DirectionScratch {
 struct Workspace {
     DirectionScratch dir[2];
     AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
-    ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0;
+    AlignedBuffer xb;        // bf16: the layer's input as bf16 pairs, row (t, b) at (t * B + b) * ld_xb
+    ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0, ld_xb = 0;
     int threads = 1;
     bool small = false;  // a call of few FLOPs (see forward)
 };
@@ -319,6 +331,11 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
     const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
     for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i].reserve(seq_size);
+    const bool bf16 = c.precision == Precision::bf16;
+    if (bf16) {  // the widest layer input, as pairs
+        const int widest = std::max(c.input_size, L > 1 ? D * Hout : 0);
+        ws.xb.reserve(static_cast<size_t>(T) * B * ((widest + 1) / 2));
+    }
     // Threads split the hidden units. Below ~4 MFLOP per call (a streaming step) waking a
     // sleeping second thread costs more than it saves: such calls use it only when they
     // come back to back (it is still awake), and below ~0.2 MFLOP never. With two threads,
@@ -341,6 +358,10 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         sc.s1.reserve(static_cast<size_t>(B) * ws.ld_c);
         sc.s2.reserve(static_cast<size_t>(B) * ws.ld_c);
         if (B > 1) sc.partial.reserve(static_cast<size_t>(per_direction) * B * c.gates() * kBlock);
+        if (bf16) {
+            for (auto& op : sc.op) op.reserve(static_cast<size_t>(B) * ws.ld_h / 2);
+            sc.op_s.reserve(static_cast<size_t>(B) * ws.ld_c / 2);
+        }
         // The Schedule's slots too: in concurrent mode it is built inside the pool's job,
         // where an allocation that throws could not unwind safely.
         const size_t slots = 3 * static_cast<size_t>(std::min(num_blocks(H), per_direction > 1 ? 2 * per_direction : 1));
@@ -362,6 +383,14 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         const SeqLayout in_layout = l == 0 ? x_layout : inner_layout;
         float* out = last ? call.y : ws.seq[l % 2].data();
         const SeqLayout out_layout = last ? y_layout : inner_layout;
+        if (bf16) {  // the layer's input, rounded to bf16 pairs once for every step and direction
+            const int I = c.layer_input_size(l);
+            ws.ld_xb = (I + 1) / 2;
+            for (int t = 0; t < T; ++t)
+                for (int b = 0; b < B; ++b)
+                    kernels.to_bf16(in + t * in_layout.st + b * in_layout.sb,
+                                    ws.xb.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_xb, I);
+        }
         const auto pass = [&](int d, DirectionScratch& sc, int nthreads) {
             const size_t i = static_cast<size_t>(l * D + d);
             run_direction(dirs_[i], recurrent(i, kernels.lanes), kernels, call, l, d, in, in_layout, out,
@@ -403,7 +432,10 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, H = c.hidden_size, Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm, reverse = d == 1 || c.reverse;
+    const bool bf16 = c.precision == Precision::bf16;
+    const PrecisionKernels& k = bf16 ? kernels.bf16 : kernels.f32;
     const int state = layer * c.directions() + d;
+    const ptrdiff_t ld_op = ws.ld_h / 2, ld_ops = ws.ld_c / 2;  // bf16 operand rows, in pairs
 
     // 1. Initial state (padding lanes stay zero).
     float* h_buf[2] = {sc.h[0].data(), sc.h[1].data()};
@@ -416,6 +448,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             std::memset(cr, 0, ws.ld_c * sizeof(float));
             if (call.c0) std::memcpy(cr, call.c0 + (static_cast<ptrdiff_t>(state) * B + b) * H, H * sizeof(float));
         }
+        if (bf16) kernels.to_bf16(hr, sc.op[0].data() + b * ld_op, ws.ld_h);
     }
 
     // A row's final state is the state after its last valid step: copied out when the
@@ -451,9 +484,9 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             if (fold) return;
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
             GemmArgs g;
-            g.a = in;
-            g.a_st = in_layout.st;
-            g.a_sb = in_layout.sb;
+            g.a = bf16 ? ws.xb.data() : in;
+            g.a_st = bf16 ? B * ws.ld_xb : in_layout.st;
+            g.a_sb = bf16 ? ws.ld_xb : in_layout.sb;
             g.rows_per_t = B;
             g.m_begin = 0;
             g.m_end = T * B;
@@ -463,7 +496,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             g.bias = dir.gx_bias.data();
             g.c = sc.gx.data();
             g.ldc = ws.ld_gx;
-            kernels.gemm_f32(g);
+            k.gemm(g);
         });
         for (int s = 0; s < steps && !sched.finished(); ++s) {
             const float* h_cur = h_buf[s % 2];
@@ -476,7 +509,8 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 rp.h_prev[n] = h_cur + b * ws.ld_h;
                 rp.h_next[n] = h_nxt + b * ws.ld_h;
                 if (fold) {  // the step's input row; gx: the biases, the same for every row
-                    rp.x[n] = in + t * in_layout.st + b * in_layout.sb;
+                    rp.x[n] = bf16 ? ws.xb.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_xb
+                                   : in + t * in_layout.st + b * in_layout.sb;
                     rp.gx[n] = dir.gx_bias.data();
                 } else {
                     rp.gx[n] = sc.gx.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_gx;
@@ -487,13 +521,18 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 rp.s2[n] = sc.s2.data() + b * ws.ld_c;
                 rp.partial[n] = B > 1 ? sc.partial.data() + (static_cast<ptrdiff_t>(tid) * B + b) * c.gates() * kBlock
                                       : nullptr;
+                if (bf16) {
+                    rp.op_prev[n] = sc.op[s % 2].data() + b * ld_op;
+                    rp.op_next[n] = sc.op[1 - s % 2].data() + b * ld_op;
+                    rp.op_s[n] = sc.op_s.data() + b * ld_ops;
+                }
                 ++n;
             }
             StepArgs args;
             args.rows = rp.view(n);
             args.b_hn = dir.b_hn.data();
             args.write_m = c.proj_size > 0;
-            args.kx = fold ? rec.w_xh.K - Hout : 0;
+            args.kx = fold ? rec.w_xh.K - (bf16 ? (Hout + 1) / 2 : Hout) : 0;  // k-rows over x
             args.options = dir.has_options ? &dir.options : nullptr;
             const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
                 const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
@@ -510,11 +549,11 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                     for (int b = 0; b < B; ++b)
                         if (length(b) == s) capture(b, h_cur);
                 if (lstm) {
-                    run(kernels.lstm_step_f32, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
+                    run(k.lstm_step, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
                 } else if (c.linear_before_reset) {
-                    run(kernels.gru_step_f32, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
+                    run(k.gru_step, fold ? rec.w_xh : rec.w_hh, nblk, 1, chunk);
                 } else {
-                    run(kernels.gru_gates_f32, rec.w_hh, nblk, 1, chunk);
+                    run(k.gru_gates, rec.w_hh, nblk, 1, chunk);
                 }
             });
             if (!two_phase) continue;
@@ -522,9 +561,9 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             // GRU candidate from r * h).
             sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
                 if (pblk > 0) {
-                    run(kernels.lstm_proj_f32, rec.w_hr, pblk, 2, chunk);
+                    run(k.lstm_proj, rec.w_hr, pblk, 2, chunk);
                 } else {
-                    run(kernels.gru_cand_f32, rec.w_hn, nblk, 2, chunk);
+                    run(k.gru_cand, rec.w_hn, nblk, 2, chunk);
                 }
             });
         }

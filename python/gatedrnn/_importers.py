@@ -10,7 +10,7 @@ from ._layers import GRU, LSTM, GRUCell, LSTMCell, weights_follow
 Layer = Union[LSTM, GRU, LSTMCell, GRUCell]
 
 
-def from_torch(module: Any, *, num_threads: Any = None) -> Layer:
+def from_torch(module: Any, *, num_threads: Any = None, precision: str = "fp32") -> Layer:
     """A gatedrnn layer with the configuration and weights of a PyTorch module.
 
     Takes ``torch.nn.LSTM``, ``torch.nn.GRU``, ``torch.nn.LSTMCell`` or ``torch.nn.GRUCell``
@@ -18,6 +18,7 @@ def from_torch(module: Any, *, num_threads: Any = None) -> Layer:
     then packed once). Dropout applies to training only and is ignored; a GRU imports with
     ``linear_before_reset=True``, PyTorch's form. Raises TypeError for anything else and
     ValueError for a module gatedrnn cannot run exactly (e.g. weights on a meta device).
+    ``precision`` ("fp32" or "bf16") is the layer's: the weights are converted once, here.
 
     Example::
 
@@ -31,10 +32,10 @@ def from_torch(module: Any, *, num_threads: Any = None) -> Layer:
     if isinstance(module, (nn.LSTMCell, nn.GRUCell)):
         cls = LSTMCell if isinstance(module, nn.LSTMCell) else GRUCell
         with weights_follow():
-            layer: Layer = cls(module.input_size, module.hidden_size, bias=module.bias, seed=0)
+            layer: Layer = cls(module.input_size, module.hidden_size, bias=module.bias, seed=0, precision=precision)
     elif isinstance(module, (nn.LSTM, nn.GRU)) and type(module).__name__ in ("LSTM", "GRU"):
         common = dict(num_layers=module.num_layers, bias=module.bias, batch_first=module.batch_first,
-                      bidirectional=module.bidirectional, seed=0, num_threads=num_threads)
+                      bidirectional=module.bidirectional, seed=0, num_threads=num_threads, precision=precision)
         with weights_follow():
             if isinstance(module, nn.LSTM):
                 layer = LSTM(module.input_size, module.hidden_size, proj_size=module.proj_size, **common)

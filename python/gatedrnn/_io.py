@@ -33,7 +33,7 @@ import math
 import os
 import stat
 import struct
-from typing import Any, Callable, Dict, List, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -236,7 +236,7 @@ def _parse_metadata(metadata: Any, fail: Callable[[str], Exception]) -> Tuple[st
     return cls_name, config
 
 
-def load(path: PathLike) -> Any:
+def load(path: PathLike, *, precision: Optional[str] = None) -> Any:
     """Read a layer written by :func:`save` (or by any safetensors writer, given PyTorch's
     parameter names and gatedrnn's metadata).
 
@@ -245,8 +245,15 @@ def load(path: PathLike) -> Any:
     regular file, truncated, a malformed header (bad length, bad JSON, tensors that overlap,
     leave gaps or run past the end, a dtype other than F32, a shape that disagrees with the
     byte count), missing or foreign metadata, an unknown class, a configuration the
-    constructor rejects, or tensors that do not match the configuration."""
+    constructor rejects, or tensors that do not match the configuration.
+
+    ``precision`` ("fp32" or "bf16") overrides the saved one; the file always holds the
+    float32 weights, so a model saved in bf16 loads back exactly in fp32 too."""
     path = _fspath(path)
+    if precision is not None:
+        from ._layers import _check_precision
+
+        _check_precision(precision)
 
     def fail(what: str) -> ValueError:
         return ValueError(f"cannot load {path!r}: {what}")
@@ -283,6 +290,8 @@ def load(path: PathLike) -> Any:
     arrays = {t.name: np.frombuffer(data, _LE_F32, (t.end - t.begin) // _ITEMSIZE, t.begin).reshape(t.shape)
               for t in tensors}
     cls = _classes()[cls_name]
+    if precision is not None:
+        config["precision"] = precision
     from ._layers import weights_follow
 
     try:

@@ -175,7 +175,7 @@ def _bidirectional(layer: Any, keras: Any) -> Tuple[_Direction, _Direction]:
     return fwd, bwd
 
 
-def from_keras(layer: Any, *, num_threads: Optional[int] = None) -> Layer:
+def from_keras(layer: Any, *, num_threads: Optional[int] = None, precision: str = "fp32") -> Layer:
     """A gatedrnn layer with the configuration and weights of a built Keras 3 layer.
 
     Takes ``keras.layers.LSTM``, ``keras.layers.GRU`` (``reset_after`` True or False),
@@ -251,10 +251,11 @@ def from_keras(layer: Any, *, num_threads: Optional[int] = None) -> Layer:
                              "keras.layers.RNN and import that instead")
         with weights_follow():
             if cell.kind == "lstm":
-                result: Layer = LSTMCell(cell.input_size, cell.units, bias=cell.use_bias, seed=0)
+                result: Layer = LSTMCell(cell.input_size, cell.units, bias=cell.use_bias, seed=0,
+                                         precision=precision)
             else:
                 result = GRUCell(cell.input_size, cell.units, bias=cell.use_bias,
-                                 linear_before_reset=cell.reset_after, seed=0)
+                                 linear_before_reset=cell.reset_after, seed=0, precision=precision)
         result.load_state_dict(cell.params)
         return result
 
@@ -266,7 +267,8 @@ def from_keras(layer: Any, *, num_threads: Optional[int] = None) -> Layer:
         suffixes = ["_l0"]
     first = directions[0]
     kwargs: Dict[str, Any] = dict(num_layers=1, bias=first.use_bias, batch_first=True,
-                                  bidirectional=len(directions) == 2, seed=0, num_threads=num_threads)
+                                  bidirectional=len(directions) == 2, seed=0, num_threads=num_threads,
+                                  precision=precision)
     if len(directions) == 1 and first.go_backwards:
         kwargs["reverse"] = True
     kwargs.update(_activation_kwargs(directions))

@@ -116,6 +116,17 @@ def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
     return out if out.flags.aligned else out.copy()
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
+def _check_precision(precision: Any) -> str:
+    if not isinstance(precision, str):
+        raise TypeError(f"precision: expected one of {', '.join(map(repr, PRECISIONS))}, got {type(precision).__name__}")
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision: expected one of {', '.join(map(repr, PRECISIONS))}, got {precision!r}")
+    return precision
+
+
 class _Recurrent:
     """Shared machinery: parameters under PyTorch's names, packing, validation, the call."""
 
@@ -142,6 +153,7 @@ class _Recurrent:
         activations: Optional[Sequence[str]] = None,
         activation_alpha: Optional[Sequence[float]] = None,
         activation_beta: Optional[Sequence[float]] = None,
+        precision: str = "fp32",
     ) -> None:
         self.input_size = _check_int(input_size, "input_size", 1)
         self.hidden_size = _check_int(hidden_size, "hidden_size", 1)
@@ -154,6 +166,7 @@ class _Recurrent:
         self.bidirectional = bool(bidirectional)
         self.linear_before_reset = bool(linear_before_reset)
         self.num_threads = None if num_threads is None else _check_int(num_threads, "num_threads", 1)
+        self.precision = _check_precision(precision)
         self._set_options(reverse, peepholes, input_forget, clip, activations, activation_alpha, activation_beta)
         self._check_capacity()
         if _weights_follow.get():
@@ -202,12 +215,15 @@ class _Recurrent:
             options["clip"] = clip
         if table is not None:
             options["activations"] = table
+        if self.precision != "fp32":
+            options["precision"] = self.precision
         self._options = options
 
     def _init_args(self) -> Dict[str, Any]:
         """Keyword arguments that rebuild this configuration with ``type(self)(**args)``
         (JSON-serialisable; the weights come separately, from :meth:`state_dict`)."""
-        args: Dict[str, Any] = {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias}
+        args: Dict[str, Any] = {"input_size": self.input_size, "hidden_size": self.hidden_size, "bias": self.bias,
+                                "precision": self.precision}
         if self._kind == "gru":
             args["linear_before_reset"] = self.linear_before_reset
         if self._cell:
@@ -428,6 +444,8 @@ class _Recurrent:
                 args.append(f"proj_size={self.proj_size}")
         if not self.bias:
             args.append("bias=False")
+        if self.precision != "fp32":
+            args.append(f"precision={self.precision!r}")
         if self._kind == "gru" and not self.linear_before_reset:
             args.append("linear_before_reset=False")
         for name in ("reverse", "peepholes", "input_forget"):
@@ -477,6 +495,13 @@ class LSTM(_Recurrent):
     All run on the fused kernels. Raises ValueError / TypeError naming the argument on
     wrong shapes or dtypes.
 
+    ``precision``: "fp32" (default) or "bf16": the weights are rounded to bfloat16 once,
+    here, and each matrix product's other operand (x_t, h_{t-1}, the projection's input)
+    as it is made; sums, gate math, states, inputs and outputs stay float32
+    (``gatedrnn.reference.lstm(..., precision="bf16")`` is the same in float64). Errors
+    against fp32 are a few 1e-3 (README, "Precision"). ``state_dict()`` keeps the float32
+    weights.
+
     Example::
 
         >>> lstm = gatedrnn.LSTM(16, 32, num_layers=2, seed=0)
@@ -507,10 +532,11 @@ class LSTM(_Recurrent):
         activations: Optional[Sequence[str]] = None,
         activation_alpha: Optional[Sequence[float]] = None,
         activation_beta: Optional[Sequence[float]] = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, proj_size, True, seed,
                          num_threads, reverse, peepholes, input_forget, clip, activations, activation_alpha,
-                         activation_beta)
+                         activation_beta, precision)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
         # The fast path: the core checks the shapes (and copies a strided x).
@@ -539,8 +565,9 @@ class GRU(_Recurrent):
         h' = (1 - z) * n + z * h
 
     Call ``y, h_n = gru(x, h0=None, *, lengths=None)``; shapes as in :class:`LSTM`
-    (H_out = hidden_size). ``reverse``, ``clip`` and ``activations`` (2 per direction: f
-    for r and z, g for n) as in :class:`LSTM`.
+    (H_out = hidden_size). ``reverse``, ``clip``, ``activations`` (2 per direction: f
+    for r and z, g for n) and ``precision`` as in :class:`LSTM` (bf16 also rounds r * h
+    with ``linear_before_reset=False``).
 
     Example::
 
@@ -570,9 +597,11 @@ class GRU(_Recurrent):
         activations: Optional[Sequence[str]] = None,
         activation_alpha: Optional[Sequence[float]] = None,
         activation_beta: Optional[Sequence[float]] = None,
+        precision: str = "fp32",
     ) -> None:
         super().__init__(input_size, hidden_size, num_layers, bias, batch_first, bidirectional, 0, linear_before_reset,
-                         seed, num_threads, reverse, False, False, clip, activations, activation_alpha, activation_beta)
+                         seed, num_threads, reverse, False, False, clip, activations, activation_alpha, activation_beta,
+                         precision)
 
     def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
         # The fast path: the core checks the shapes (and copies a strided x).
@@ -621,6 +650,7 @@ class LSTMCell(_CellMixin, LSTM):
 
     ``h, c = cell(x, state=None)``: x (B, input_size) or (input_size,); state (h, c) of
     shape (B, hidden_size) (or (hidden_size,)), zeros when None. Returns float32 arrays.
+    ``precision`` ("fp32" or "bf16") as in :class:`LSTM`.
 
     Example::
 
@@ -630,8 +660,9 @@ class LSTMCell(_CellMixin, LSTM):
         (2, 16)
     """
 
-    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Optional[int] = None) -> None:
-        LSTM.__init__(self, input_size, hidden_size, 1, bias, seed=seed)
+    def __init__(self, input_size: int, hidden_size: int, bias: bool = True, *, seed: Optional[int] = None,
+                 precision: str = "fp32") -> None:
+        LSTM.__init__(self, input_size, hidden_size, 1, bias, seed=seed, precision=precision)
 
     def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):  # type: ignore[override]
         if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32:  # the fast path
@@ -654,7 +685,8 @@ class GRUCell(_CellMixin, GRU):
     (weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh).
 
     ``h = cell(x, h=None)``: x (B, input_size) or (input_size,); h (B, hidden_size) or
-    (hidden_size,), zeros when None. Returns a float32 array.
+    (hidden_size,), zeros when None. Returns a float32 array. ``precision`` ("fp32" or
+    "bf16") as in :class:`LSTM`.
 
     Example::
 
@@ -664,9 +696,11 @@ class GRUCell(_CellMixin, GRU):
     """
 
     def __init__(
-        self, input_size: int, hidden_size: int, bias: bool = True, *, linear_before_reset: bool = True, seed: Optional[int] = None
+        self, input_size: int, hidden_size: int, bias: bool = True, *, linear_before_reset: bool = True,
+        seed: Optional[int] = None, precision: str = "fp32",
     ) -> None:
-        GRU.__init__(self, input_size, hidden_size, 1, bias, linear_before_reset=linear_before_reset, seed=seed)
+        GRU.__init__(self, input_size, hidden_size, 1, bias, linear_before_reset=linear_before_reset, seed=seed,
+                     precision=precision)
 
     def __call__(self, x: Any, h: Any = None, *, lengths: Any = None):  # type: ignore[override]
         if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and _ready(h):  # fast path

@@ -145,7 +145,8 @@ def _attributes(node, op: str, opset: int, label: str) -> Dict[str, Any]:
     return attrs
 
 
-def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_threads: Optional[int] = None):
+def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_threads: Optional[int] = None,
+              precision: str = "fp32"):
     """A gatedrnn layer computing one ONNX ``LSTM`` or ``GRU`` node of a model.
 
     Args:
@@ -153,6 +154,7 @@ def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_thr
         node: which LSTM/GRU node: None (the graph must have exactly one), its name (str),
             or its index among the graph's LSTM/GRU nodes in graph order (int).
         num_threads: passed to the layer.
+        precision: ``"fp32"`` or ``"bf16"``, passed to the layer (weights converted once).
 
     Returns:
         :class:`gatedrnn.LSTM` or :class:`gatedrnn.GRU` (one layer; ``bidirectional`` for
@@ -239,6 +241,7 @@ def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_thr
         clip=attrs.get("clip"),
         layout=attrs.get("layout", 0),
         num_threads=num_threads,
+        precision=precision,
     )
     if op == "LSTM":
         options["input_forget"] = attrs.get("input_forget", 0)

@@ -523,9 +523,14 @@ def gatedrnn_info() -> dict:
         except Exception as e:  # info must not crash on a partial build
             return f"unavailable ({type(e).__name__}: {e})"
 
+    bf16 = getattr(getattr(gatedrnn, "_core", None), "bf16_method", None)
+    try:
+        bf16_method = bf16() if bf16 is not None else None
+    except Exception as e:
+        bf16_method = f"unavailable ({type(e).__name__}: {e})"
     return {"selected_isa": call("selected_isa"), "available_isas": call("available_isas"),
             "cpu_features": call("cpu_features"), "num_threads": call("get_num_threads"),
-            "GATEDRNN_ISA": os.environ.get("GATEDRNN_ISA")}
+            "bf16": bf16_method, "GATEDRNN_ISA": os.environ.get("GATEDRNN_ISA")}
 
 
 # ----------------------------------------------------------------------------------
@@ -541,7 +546,7 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
               cross_check: Optional[str] = None, untimed: Iterable[str] = (),
               context: Callable[[], object] = contextlib.nullcontext,
               min_repeats: int = MIN_REPEATS, settle: float = 0.0,
-              exclude_failed: Iterable[str] = ()) -> dict:
+              exclude_failed: Iterable[str] = (), atols: Optional[Dict[str, float]] = None) -> dict:
     """Check then time a set of implementations of one (cell, kind, threads) row.
 
     ``impls`` maps a name to a zero-argument callable returning the layer's outputs
@@ -553,8 +558,10 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
     the order of ``impls``; one that raises is reported with its error, not timed, and
     so is one named in ``exclude_failed`` (the competitors) whose check fails.
     ``context`` is entered around all calls (e.g. BLAS thread pinning); ``settle`` is
-    passed to :func:`time_interleaved`.
+    passed to :func:`time_interleaved`. ``atols`` gives some implementations (reduced
+    precision) their own absolute tolerance.
     """
+    atols = dict(atols or {})
     checks: Dict[str, dict] = {}
     first: Dict[str, float] = {}
     outputs: Dict[str, Outputs] = {}
@@ -572,12 +579,13 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
             except Exception as e:
                 checks[name] = {"ok": False, "error": f"{type(e).__name__}: {e}", "max_abs_err": {}}
                 continue
-            c = check_outputs(out, ref, T, rows=rows)
+            atol = atols.get(name, ATOL)
+            c = check_outputs(out, ref, T, rows=rows, atol=atol)
             if cross_check is not None and name != cross_check:
                 base = checks.get(cross_check)
                 if base is not None and base["ok"]:
                     full = tuple(None if a is None else np.asarray(a, np.float64) for a in outputs[cross_check])
-                    cc = check_outputs(out, full, T, require_float32=False)
+                    cc = check_outputs(out, full, T, require_float32=False, atol=atol)
                 else:
                     cc = {"ok": False, "error": f"{cross_check} failed its own check", "max_abs_err": {}}
                 c["vs_" + cross_check] = cc
@@ -605,12 +613,33 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
             "ok": all(c["ok"] for c in checks.values())}
 
 
-def make_gatedrnn(kind: str, I: int, H: int, threads: int):
+def make_gatedrnn(kind: str, I: int, H: int, threads: int, precision: str = "fp32"):
     import gatedrnn
 
     if kind == "lstm":
-        return gatedrnn.LSTM(I, H, seed=0, num_threads=threads)
-    return gatedrnn.GRU(I, H, linear_before_reset=True, seed=0, num_threads=threads)
+        return gatedrnn.LSTM(I, H, seed=0, num_threads=threads, precision=precision)
+    return gatedrnn.GRU(I, H, linear_before_reset=True, seed=0, num_threads=threads, precision=precision)
+
+
+def with_outliers(state_dict: dict, rng: np.random.Generator, fraction: float = 0.01,
+                  scale: float = 20.0) -> dict:
+    """A copy of ``state_dict`` with ``fraction`` of every weight matrix's entries made
+    ``scale`` times larger (biases kept): the outliers of trained weights, for accuracy
+    measurements of reduced precisions."""
+    out = {}
+    for name, value in state_dict.items():
+        value = np.array(value, np.float32)
+        if name.startswith("weight"):
+            value[rng.random(value.shape) < fraction] *= scale
+        out[name] = value
+    return out
+
+
+# Reduced precisions are timed as extra columns (gatedrnn-<precision>) and checked against
+# the same float64 reference with their own bound: the max error tests/test_bf16.py holds
+# bf16 to on PyTorch-initialised weights (measured: 2.5e-3-4.7e-3).
+PRECISIONS = ("fp32", "bf16")
+PRECISION_ATOL = {"bf16": 1e-2}
 
 
 def same_weights(a: dict, b: dict) -> bool:
@@ -641,13 +670,18 @@ def _progress_summary(row: dict) -> str:
 
 def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int], budget: float,
              *, progress=sys.stderr, results: Optional[list] = None,
-             competitors: Optional[Dict[str, object]] = None) -> List[dict]:
+             competitors: Optional[Dict[str, object]] = None,
+             precisions: Sequence[str] = ("fp32",)) -> List[dict]:
     """gatedrnn vs the NumPy baseline and ``competitors`` (name -> adapter of
     :mod:`gatedrnn._competitors`) over the grid, all interleaved in each row. Rows are
     appended to ``results`` (a new list when None) as they finish, so a caller keeps
     the finished rows when the run is interrupted. A row is ok when gatedrnn and numpy
     pass their checks; a competitor that raises or fails its check is listed in the
-    row's ``excluded`` and not timed."""
+    row's ``excluded`` and not timed. Each of ``precisions`` other than fp32 adds
+    gatedrnn in that precision (``gatedrnn-bf16``), same weights, timed in the same
+    rounds; its failed check fails the row."""
+    reduced = [p for p in precisions if p != "fp32"]
+    extra = [f"gatedrnn-{p}" for p in reduced]
     if results is None:
         results = []
     competitors = dict(competitors or {})
@@ -685,7 +719,12 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                     if progress is not None:
                         print(f"ERROR {row['error']}", file=progress, flush=True)
                     continue
-                impls = {"gatedrnn": (lambda m=m: m(x)), "numpy": (lambda b=base: b(x))}
+                impls = {"gatedrnn": (lambda m=m: m(x))}
+                for p in reduced:
+                    mp = make_gatedrnn(kind, I, H, n, p)
+                    mp.load_state_dict(sd)
+                    impls[f"gatedrnn-{p}"] = lambda mp=mp: mp(x)
+                impls["numpy"] = lambda b=base: b(x)
                 # Competitors: built from the same weights; a setup error excludes one.
                 setup_errors: Dict[str, str] = {}
                 settings: Dict[str, dict] = {}
@@ -707,14 +746,16 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                 r = bench_row(impls, kind, T, ref, budget, rows=rows,
                               cross_check="numpy" if rows is not None else None,
                               context=context, settle=SETTLE_S if n > 1 else 0.0,
-                              exclude_failed=list(competitors))
+                              exclude_failed=list(competitors),
+                              atols={f"gatedrnn-{p}": PRECISION_ATOL[p] for p in reduced})
                 for name, err in setup_errors.items():
                     r["check"][name] = {"ok": False, "error": err, "max_abs_err": {}}
                     r["timings"][name] = {**summarize([]), "first_call_ms": None}
-                check = {name: r["check"][name] for name in ("gatedrnn", "numpy", *competitors)}
-                timings = {name: r["timings"][name] for name in ("gatedrnn", "numpy", *competitors)}
+                names = ("gatedrnn", *extra, "numpy", *competitors)
+                check = {name: r["check"][name] for name in names}
+                timings = {name: r["timings"][name] for name in names}
                 row.update(check=check, timings=timings, error=None,
-                           ok=all(check[k]["ok"] for k in ("gatedrnn", "numpy")))
+                           ok=all(check[k]["ok"] for k in ("gatedrnn", *extra, "numpy")))
                 row["excluded"] = {name: check[name]["error"] or "failed"
                                    for name in competitors if not check[name]["ok"]}
                 g = timings["gatedrnn"]["median_ms"]
@@ -728,6 +769,8 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                 row["best_ratio"] = best[0] / g if (best and g) else None
                 row["ratios"] = {c: (timings[c]["median_ms"] / g if (g and timings[c]["median_ms"]) else None)
                                  for c in timings if c != "gatedrnn"}
+                for p, name in zip(reduced, extra):  # time in precision p / fp32 time
+                    row[f"{p}_ratio"] = row["ratios"][name]
                 row["wall_s"] = time.perf_counter() - row_start
                 results.append(row)
                 if progress is not None:
@@ -795,9 +838,13 @@ TABLE_COLUMNS = ("cell", "kind", "B", "T", "H", "threads", "gatedrnn median ms",
                  "numpy median ms", "numpy min ms", "speedup", "GFLOP/s", "repeats", "check")
 
 
-def table_columns(competitors: Sequence[str] = ()) -> List[str]:
-    """The table's columns for a run with ``competitors`` (names, in order)."""
-    cols = list(TABLE_COLUMNS[:10])
+def table_columns(competitors: Sequence[str] = (), precisions: Sequence[str] = ()) -> List[str]:
+    """The table's columns for a run with ``competitors`` (names, in order) and reduced
+    ``precisions`` (each: its median, min and time / fp32 time)."""
+    cols = list(TABLE_COLUMNS[:8])
+    for p in precisions:
+        cols += [f"gatedrnn-{p} median ms", f"gatedrnn-{p} min ms", f"{p} / fp32"]
+    cols += list(TABLE_COLUMNS[8:10])
     for c in competitors:
         cols += [f"{c} median ms", f"{c} min ms"]
     if competitors:
@@ -821,12 +868,13 @@ def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] =
     """The markdown table. ``competitors``: the competitor columns (default: every
     competitor that appears in ``results``)."""
     results = list(results)
+    seen = {k for r in results for k in (r.get("timings") or {})}
     if competitors is None:
         from gatedrnn._competitors import COMPETITORS
 
-        seen = {k for r in results for k in (r.get("timings") or {})}
         competitors = [c for c in COMPETITORS if c in seen]
-    cols = table_columns(competitors)
+    precisions = [p for p in PRECISIONS if f"gatedrnn-{p}" in seen]
+    cols = table_columns(competitors, precisions)
     lines = ["| " + " | ".join(cols) + " |",
              "|" + "|".join("---" if c in ("cell", "kind", "check", "best competitor") else "---:"
                             for c in cols) + "|"]
@@ -841,7 +889,9 @@ def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] =
                 "fp32 floor ms": fmt_ms(float(f"{r['floor_ms']:.3g}")) if r.get("floor_ms") else "-",
                 "GFLOP/s": f"{r['gflops']:.1f}" if r.get("gflops") else "-",
                 "repeats": g.get("repeats", "-"), "check": _check_cell(r)}
-        for name in ("gatedrnn", "numpy", *competitors):
+        for p in precisions:
+            vals[f"{p} / fp32"] = f"{r[p + '_ratio']:.2f}" if r.get(p + "_ratio") else "-"
+        for name in ("gatedrnn", *(f"gatedrnn-{p}" for p in precisions), "numpy", *competitors):
             d = t.get(name, {})
             vals[f"{name} median ms"] = fmt_ms(d.get("median_ms"))
             vals[f"{name} min ms"] = fmt_ms(d.get("min_ms"))
@@ -986,6 +1036,9 @@ def add_bench_arguments(p) -> None:
     p.add_argument("--competitors", type=competitor_list, default=None, metavar="LIST",
                    help="comma-separated competitors timed beside gatedrnn and numpy: torch (PyTorch), "
                         "ort (ONNX Runtime), ov (OpenVINO); 'all' (default: every one installed) or 'none'")
+    p.add_argument("--precision", type=csv_list(PRECISIONS, what="precision"), default=None,
+                   help="comma-separated precisions of gatedrnn to time side by side (default: fp32); "
+                        "bf16 adds a gatedrnn-bf16 column, the same weights rounded to bfloat16")
     p.add_argument("--json", metavar="FILE", default=None,
                    help="also write machine, versions, ISA, settings and every timing as JSON")
     p.add_argument("--plot", metavar="FILE.png", default=None,
@@ -1006,6 +1059,7 @@ def resolve_settings(args) -> dict:
             "time_budget_s": args.time_budget if args.time_budget is not None else budget,
             "min_repeats": MIN_REPEATS, "atol": ATOL, "rtol": RTOL, "check_rows": CHECK_ROWS,
             "competitors_requested": getattr(args, "competitors", None),
+            "precisions": list(dict.fromkeys(["fp32", *(getattr(args, "precision", None) or [])])),
             "impls": ["gatedrnn", "numpy"]}
 
 
@@ -1093,7 +1147,8 @@ def run(args, argv: Optional[Sequence[str]] = None, *, out=None, progress=None) 
     requested = settings["competitors_requested"]
     competitors, comp_notes = _competitors.load(requested, explicit=requested is not None)
     settings["competitors"] = list(competitors)
-    settings["impls"] = ["gatedrnn", "numpy", *competitors]
+    settings["impls"] = ["gatedrnn", *(f"gatedrnn-{p}" for p in settings["precisions"] if p != "fp32"), "numpy",
+                         *competitors]
     meta = collect_meta(settings, argv)
     meta["competitors"] = {name: a.describe() for name, a in competitors.items()}
     meta["ceilings"] = CEILINGS
@@ -1106,7 +1161,7 @@ def run(args, argv: Optional[Sequence[str]] = None, *, out=None, progress=None) 
     interrupted = False
     try:
         run_grid(settings["cells"], settings["kinds"], settings["threads"], settings["time_budget_s"],
-                 progress=progress, results=results, competitors=competitors)
+                 progress=progress, results=results, competitors=competitors, precisions=settings["precisions"])
     except KeyboardInterrupt:
         interrupted = True
         print("\ninterrupted: the table holds the rows finished so far", file=progress, flush=True)

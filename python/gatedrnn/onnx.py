@@ -226,6 +226,7 @@ def _build_layer(
     linear_before_reset: Any = 0,
     layout: Any = 0,
     num_threads: Optional[int] = None,
+    precision: str = "fp32",
 ):
     """A gatedrnn layer computing the ONNX ``kind`` ("lstm" or "gru") node with these
     inputs and attributes; ``input_size`` None takes it from W. Raises ValueError /
@@ -265,7 +266,7 @@ def _build_layer(
 
     # Options at their defaults are left out (the layer's defaults are ONNX's).
     options: dict = dict(bias=B is not None, batch_first=layout == 1, bidirectional=D == 2, seed=0,
-                         num_threads=num_threads)
+                         num_threads=num_threads, precision=precision)
     if direction == "reverse":
         options["reverse"] = True
     if clip is not None:

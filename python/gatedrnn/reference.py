@@ -60,7 +60,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["sigmoid", "tanh", "lstm_cell", "gru_cell", "lstm", "gru"]
+__all__ = ["sigmoid", "tanh", "round_bf16", "lstm_cell", "gru_cell", "lstm", "gru"]
 
 _LSTM_GATES = 4  # i, f, g, o
 _GRU_GATES = 3  # r, z, n
@@ -93,6 +93,38 @@ def tanh(x):
     return np.tanh(_as_float64("x", x))
 
 
+def round_bf16(x):
+    """``x`` rounded to bfloat16 (as float64 values), the way ``precision="bf16"`` rounds
+    weights and operands: to float32 first, then to the nearest bfloat16 (ties to even;
+    the 8 exponent bits of float32 and 7 mantissa bits). Zero and float32 denormals become
+    a signed zero (vcvtneps2bf16's rule), infinities stay, NaN stays NaN; values past
+    bfloat16's largest finite value round to infinity.
+    """
+    f = np.atleast_1d(_as_float64("x", x))
+    with np.errstate(over="ignore"):
+        f = f.astype(np.float32)
+    bits = f.view(np.uint32)
+    rounded = ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16) << 16
+    tiny = (bits & np.uint32(0x7F800000)) == 0
+    out = np.where(tiny, bits & np.uint32(0x80000000), rounded).astype(np.uint32)
+    out = out.view(np.float32).astype(np.float64)
+    out[np.isnan(f)] = np.nan
+    return out.reshape(np.shape(x))[()]
+
+
+def _identity(a):
+    return a
+
+
+def _operand_rounding(precision: str) -> Callable[[np.ndarray], np.ndarray]:
+    """What a matrix product does to its operands at this precision."""
+    if precision == "fp32":
+        return _identity
+    if precision == "bf16":
+        return round_bf16
+    raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
+
+
 # --------------------------------------------------------------------------------------
 # One time step of each cell
 # --------------------------------------------------------------------------------------
@@ -112,7 +144,7 @@ class _Weights(NamedTuple):
     w_hr: Optional[np.ndarray]  # (P, H) LSTM output projection, or None
 
 
-def _lstm_step(w: _Weights, x, h, c):
+def _lstm_step(w: _Weights, x, h, c, op=_identity):
     """One LSTM step for a batch of rows.
 
     Args:
@@ -120,21 +152,23 @@ def _lstm_step(w: _Weights, x, h, c):
         x: ``(B, I)`` inputs at this step.
         h: ``(B, H_out)`` previous hidden state.
         c: ``(B, H)`` previous cell state.
+        op: what each matrix product does to its operand (x, h, m): nothing in fp32,
+            ``round_bf16`` in bf16 (whose weights ``_round_weights`` rounded).
 
     Returns:
         ``(h', c')`` with shapes ``(B, H_out)`` and ``(B, H)``.
     """
-    gates = x @ w.w_ih.T + w.b_ih + h @ w.w_hh.T + w.b_hh  # (B, 4H)
+    gates = op(x) @ w.w_ih.T + w.b_ih + op(h) @ w.w_hh.T + w.b_hh  # (B, 4H)
     i, f, g, o = np.split(gates, _LSTM_GATES, axis=1)  # each (B, H)
     i, f, g, o = sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
     c_new = f * c + i * g
     h_new = o * tanh(c_new)
     if w.w_hr is not None:
-        h_new = h_new @ w.w_hr.T  # project H -> P; the cell state c keeps size H
+        h_new = op(h_new) @ w.w_hr.T  # project H -> P; the cell state c keeps size H
     return h_new, c_new
 
 
-def _gru_step(w: _Weights, x, h, *, linear_before_reset: bool):
+def _gru_step(w: _Weights, x, h, *, linear_before_reset: bool, op=_identity):
     """One GRU step for a batch of rows.
 
     Args:
@@ -144,24 +178,32 @@ def _gru_step(w: _Weights, x, h, *, linear_before_reset: bool):
         linear_before_reset: where the reset gate is applied in the candidate ``n``:
             True  -> ``n = tanh(W_in x + b_in + r * (W_hn h + b_hn))`` (PyTorch);
             False -> ``n = tanh(W_in x + b_in + W_hn (r * h) + b_hn)`` (original GRU).
+        op: what each matrix product does to its operand (see ``_lstm_step``).
 
     Returns:
         A 1-tuple ``(h',)`` with ``h'`` of shape ``(B, H)`` (a tuple, like the LSTM's
         ``(h', c')``, so both cells share the time loop).
     """
-    x_r, x_z, x_n = np.split(x @ w.w_ih.T + w.b_ih, _GRU_GATES, axis=1)  # each (B, H)
+    x_r, x_z, x_n = np.split(op(x) @ w.w_ih.T + w.b_ih, _GRU_GATES, axis=1)  # each (B, H)
     # Recurrent weights/biases of each gate (not to be confused with the LSTM's
     # projection weight_hr: here "hr" is the reset gate's recurrent part).
     w_hr, w_hz, w_hn = np.split(w.w_hh, _GRU_GATES, axis=0)  # each (H, H)
     b_hr, b_hz, b_hn = np.split(w.b_hh, _GRU_GATES)  # each (H,)
 
-    r = sigmoid(x_r + h @ w_hr.T + b_hr)
-    z = sigmoid(x_z + h @ w_hz.T + b_hz)
+    r = sigmoid(x_r + op(h) @ w_hr.T + b_hr)
+    z = sigmoid(x_z + op(h) @ w_hz.T + b_hz)
     if linear_before_reset:
-        n = tanh(x_n + r * (h @ w_hn.T + b_hn))
+        n = tanh(x_n + r * (op(h) @ w_hn.T + b_hn))
     else:
-        n = tanh(x_n + (r * h) @ w_hn.T + b_hn)
+        n = tanh(x_n + op(r * h) @ w_hn.T + b_hn)
     return ((1.0 - z) * n + z * h,)
+
+
+def _round_weights(w: _Weights, op) -> _Weights:
+    """The weights as a matrix product at this precision sees them (biases stay)."""
+    if op is _identity:
+        return w
+    return w._replace(w_ih=op(w.w_ih), w_hh=op(w.w_hh), w_hr=None if w.w_hr is None else op(w.w_hr))
 
 
 # --------------------------------------------------------------------------------------
@@ -423,7 +465,7 @@ def _finish_state(s, unbatched):
 # --------------------------------------------------------------------------------------
 
 
-def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None):
+def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precision="fp32"):
     """Multi-layer (bidirectional, projected) LSTM, like ``torch.nn.LSTM``.
 
     Args:
@@ -435,6 +477,9 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None):
             ``(D*L, B, H)`` (unbatched: no B axis). Either element may be None (zeros).
         batch_first: layout of ``x`` and ``y`` (not of the states).
         lengths: optional ``(B,)`` valid lengths (pack_padded_sequence semantics).
+        precision: ``"fp32"``, or ``"bf16"``: the weights (not the biases) and every
+            matrix product's other operand (x_t, h_{t-1}, the projection's input) pass
+            through :func:`round_bf16` first; all else is float64 as usual.
 
     Returns:
         ``(y, (h_n, c_n))`` as float64 arrays: ``y`` is ``(T, B, D*H_out)`` (or
@@ -450,8 +495,11 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None):
     h0 = _prepare_state("state[0] (h0)", state[0], num_states, batch, net.out_size, unbatched)
     c0 = _prepare_state("state[1] (c0)", state[1], num_states, batch, net.hidden_size, unbatched)
 
+    op = _operand_rounding(precision)
+
     def make_step(w):
-        return lambda x_t, h, c: _lstm_step(w, x_t, h, c)
+        w = _round_weights(w, op)
+        return lambda x_t, h, c: _lstm_step(w, x_t, h, c, op)
 
     y, (h_n, c_n) = _run_layers(make_step, net.weights, x, (h0, c0), lengths)
     return _finish_output(y, batch_first, unbatched), (
@@ -460,7 +508,7 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None):
     )
 
 
-def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_before_reset=True):
+def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_before_reset=True, precision="fp32"):
     """Multi-layer (bidirectional) GRU, like ``torch.nn.GRU``.
 
     Args:
@@ -472,6 +520,8 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
         lengths: optional ``(B,)`` valid lengths (pack_padded_sequence semantics).
         linear_before_reset: True is PyTorch's GRU; False the original GRU (ONNX lbr=0),
             see the module docstring.
+        precision: ``"fp32"`` or ``"bf16"`` (see :func:`lstm`; GRU's operands are x_t,
+            h_{t-1} and, with ``linear_before_reset=False``, r * h).
 
     Returns:
         ``(y, h_n)`` as float64 arrays: ``y`` is ``(T, B, D*H)`` (or ``(B, T, D*H)``,
@@ -482,8 +532,11 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
     num_states, batch = net.num_layers * net.num_dirs, x.shape[1]
     h0 = _prepare_state("h0", h0, num_states, batch, net.hidden_size, unbatched)
 
+    op = _operand_rounding(precision)
+
     def make_step(w):
-        return lambda x_t, h: _gru_step(w, x_t, h, linear_before_reset=linear_before_reset)
+        w = _round_weights(w, op)
+        return lambda x_t, h: _gru_step(w, x_t, h, linear_before_reset=linear_before_reset, op=op)
 
     y, (h_n,) = _run_layers(make_step, net.weights, x, (h0,), lengths)
     return _finish_output(y, batch_first, unbatched), _finish_state(h_n, unbatched)
@@ -509,7 +562,7 @@ def _prepare_cell_state(name, s, batch, size, unbatched):
     return s[None, :] if unbatched else s
 
 
-def lstm_cell(x, state_dict, state=None):
+def lstm_cell(x, state_dict, state=None, *, precision="fp32"):
     """One LSTM step, like ``torch.nn.LSTMCell``.
 
     Args:
@@ -517,10 +570,12 @@ def lstm_cell(x, state_dict, state=None):
         state_dict: ``weight_ih`` ``(4H, I)``, ``weight_hh`` ``(4H, H)`` and optionally
             ``bias_ih``, ``bias_hh`` ``(4H,)``.
         state: ``(h, c)``, each ``(B, H)`` (unbatched ``(H,)``), or None (zeros).
+        precision: ``"fp32"`` or ``"bf16"`` (see :func:`lstm`).
 
     Returns:
         ``(h', c')`` float64, each shaped like ``h``.
     """
+    op = _operand_rounding(precision)
     w = _parse_cell(state_dict, _LSTM_GATES)
     hidden = w.w_hh.shape[1]
     x, unbatched = _prepare_cell_input(x, w.w_ih.shape[1])
@@ -530,11 +585,11 @@ def lstm_cell(x, state_dict, state=None):
         raise TypeError(f"state: expected a (h, c) tuple or None, got {type(state).__name__}")
     h = _prepare_cell_state("state[0] (h)", state[0], x.shape[0], hidden, unbatched)
     c = _prepare_cell_state("state[1] (c)", state[1], x.shape[0], hidden, unbatched)
-    h, c = _lstm_step(w, x, h, c)
+    h, c = _lstm_step(_round_weights(w, op), x, h, c, op)
     return (h[0], c[0]) if unbatched else (h, c)
 
 
-def gru_cell(x, state_dict, h=None, *, linear_before_reset=True):
+def gru_cell(x, state_dict, h=None, *, linear_before_reset=True, precision="fp32"):
     """One GRU step, like ``torch.nn.GRUCell`` (``linear_before_reset=True``).
 
     Args:
@@ -543,14 +598,16 @@ def gru_cell(x, state_dict, h=None, *, linear_before_reset=True):
             ``bias_ih``, ``bias_hh`` ``(3H,)``.
         h: ``(B, H)`` (unbatched ``(H,)``) or None (zeros).
         linear_before_reset: see the module docstring.
+        precision: ``"fp32"`` or ``"bf16"`` (see :func:`gru`).
 
     Returns:
         ``h'`` float64, shaped like ``h``.
     """
+    op = _operand_rounding(precision)
     w = _parse_cell(state_dict, _GRU_GATES)
     x, unbatched = _prepare_cell_input(x, w.w_ih.shape[1])
     h = _prepare_cell_state("h", h, x.shape[0], w.w_hh.shape[1], unbatched)
-    (h,) = _gru_step(w, x, h, linear_before_reset=linear_before_reset)
+    (h,) = _gru_step(_round_weights(w, op), x, h, linear_before_reset=linear_before_reset, op=op)
     return h[0] if unbatched else h
 
 

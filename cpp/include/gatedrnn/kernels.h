@@ -12,6 +12,14 @@
 // whole cache lines. The input projection's GEMM reads its panel gate-major instead (see
 // GemmArgs).
 //
+// bf16 panels have the same shape with every 32-bit element holding a pair of bfloat16
+// weights, W[.][2k'] in the low half and W[.][2k' + 1] in the high half (K' = ceil(K / 2)
+// such k'-rows, the odd K padded with a zero weight). Their operands (x, h_prev, the
+// scratch rows) are rows of such pairs too, rounded to bfloat16 when written (to_bf16).
+// Each k'-row adds the odd product, then the even one, to the fp32 accumulator: the
+// order and the roundings of vdpbf16ps (measured on Zen 4), so the AVX512_BF16 kernels
+// and the widening ones (AVX-512F, AVX2, portable) give the same sums.
+//
 // Kernels are plain functions over raw pointers: they never allocate, throw or fail.
 // Each output is one chain of multiply-adds in k order starting from its start value
 // (bias or projected input), whatever the tiling, so results do not depend on the batch
@@ -83,6 +91,10 @@ struct CellOptions {
 // (the reverse direction over a row's valid prefix). Internal buffers (h, c, gx, the
 // scratch rows) are padded to whole blocks; y rows are the caller's, written for the
 // valid units only (the panel's N).
+//
+// bf16 kernels read their operand from op_prev (h_prev as bf16 pairs) or op_scratch, and
+// whatever they write to h_next or scratch they also write, as bf16 pairs, to op_next or
+// op_scratch: the next product's operand. x (kx > 0) is in bf16 pairs too.
 struct StepRows {
     int n = 0;
     const float* const* h_prev = nullptr;  // K floats: the state the recurrent product reads
@@ -94,6 +106,9 @@ struct StepRows {
     float* const* scratch2 = nullptr;      // GRU lbr=0: z
     float* const* partial = nullptr;       // batches: partial sums, G * 16 floats (null: one pass)
     const float* const* x = nullptr;       // steps with kx > 0: the step's input rows
+    const float* const* op_prev = nullptr; // bf16: h_prev as pairs (the operand)
+    float* const* op_next = nullptr;       // bf16: h_next as pairs
+    float* const* op_scratch = nullptr;    // bf16: scratch as pairs (the projection's operand)
 };
 
 // One step kernel's work: rows x the hidden blocks [blk_begin, blk_end) of panel w.
@@ -124,21 +139,32 @@ struct StepArgs {
     const float* b_hn = nullptr;  // gru_step: [nblocks][16], or null for zero
     bool write_m = false;         // lstm_step: projection follows
     int kx = 0;                   // lstm_step, gru_step: w's first kx k-rows multiply rows.x (the
-                                  // input projection folded into the step; gx holds the biases only)
+                                  // input projection folded into the step; gx holds the biases only;
+                                  // bf16: k'-rows of pairs)
     const CellOptions* options = nullptr;  // null: PyTorch's cell (sigmoid, tanh, no clip)
 };
 using StepKernel = void (*)(const StepArgs&) noexcept;
 
 // The kernels of one ISA, chosen together (dispatch.cpp picks one table per process).
+// The same operations in fp32 and in bf16 (panels and operands of bf16 pairs).
+struct PrecisionKernels {
+    void (*gemm)(const GemmArgs&) noexcept;
+    StepKernel lstm_step;
+    StepKernel lstm_proj;
+    StepKernel gru_step;
+    StepKernel gru_gates;
+    StepKernel gru_cand;
+};
+
 struct KernelTable {
     const char* name;
     int lanes;  // floats per vector: the sub-block width its step kernels' panels need
-    void (*gemm_f32)(const GemmArgs&) noexcept;
-    StepKernel lstm_step_f32;
-    StepKernel lstm_proj_f32;
-    StepKernel gru_step_f32;
-    StepKernel gru_gates_f32;
-    StepKernel gru_cand_f32;
+    PrecisionKernels f32;
+    PrecisionKernels bf16;
+    const char* bf16_method;  // "vdpbf16ps" or "widened to fp32"
+    // y[j] = x[2j] | x[2j+1] << 16 as bf16 (round to nearest even, denormals to zero,
+    // NaN kept quiet) for j < ceil(n / 2); an odd n pairs the last x with zero.
+    void (*to_bf16)(const float* x, float* y, ptrdiff_t n) noexcept;
     // Elementwise activations, exposed for accuracy tests.
     void (*sigmoid_f32)(const float* x, float* y, ptrdiff_t n) noexcept;
     void (*tanh_f32)(const float* x, float* y, ptrdiff_t n) noexcept;
@@ -148,6 +174,7 @@ namespace scalar { extern const KernelTable kernels; }
 #if defined(GATEDRNN_HAVE_X86_KERNELS)
 namespace avx2 { extern const KernelTable kernels; }
 namespace avx512 { extern const KernelTable kernels; }
+namespace avx512bf16 { extern const KernelTable kernels; }  // avx512 with AVX512_BF16
 #endif
 
 }  // namespace gatedrnn

@@ -44,6 +44,10 @@ struct Panel {
 Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_major = false,
                  int lanes = kBlock);
 
+// The same in bf16 (kernels.h): K' = ceil(K / 2) k-rows of bf16 pairs.
+Panel pack_panel_bf16(const float* w, int N, int K, int first_gate, int G, bool gate_major = false,
+                      int lanes = kBlock);
+
 // The same step panel with sub-blocks of `lanes` units (for kernels of another width).
 Panel relayout(const Panel& p, int lanes);
 

@@ -15,6 +15,12 @@ namespace gatedrnn {
 
 enum class CellType { lstm, gru };
 
+// How the weights are stored and multiplied (kernels.h). fp32: as given. bf16: weights
+// rounded to bfloat16 once, at construction; each product's operands (x_t, h_{t-1}, and
+// the projection's m or GRU's r * h) rounded to bfloat16 as they are made; sums, gate
+// math and states in fp32.
+enum class Precision { fp32, bf16 };
+
 struct NetworkConfig {
     CellType cell = CellType::lstm;
     int input_size = 0;
@@ -28,6 +34,7 @@ struct NetworkConfig {
     float clip = 0.0f;                 // > 0: pre-activations clamped to [-clip, clip]
     bool input_forget = false;         // LSTM: f = 1 - i
     bool peepholes = false;            // LSTM: DirectionWeights::p given
+    Precision precision = Precision::fp32;
     // Per direction: f (gates), g (candidate), h (LSTM output of the cell state).
     Activation activations[2][3] = {{{ActKind::sigmoid}, {ActKind::tanh}, {ActKind::tanh}},
                                     {{ActKind::sigmoid}, {ActKind::tanh}, {ActKind::tanh}}};
@@ -95,7 +102,7 @@ private:
         Panel w_xh;       // LSTM, GRU lbr, small layers: [W_ih | W_hh], K = I_l + H_out (folded input)
     };
     struct Direction {
-        Panel w_ih;       // G gates over H, K = layer input size (gate-major)
+        Panel w_ih;       // G gates over H, K = layer input size (gate-major; bf16: pairs)
         Recurrent rec;    // packed for lanes_
         AlignedBuffer gx_bias;  // folded into the input projection
         AlignedBuffer b_hn;     // GRU lbr: the bias r multiplies

@@ -62,4 +62,31 @@ inline V shift_bits_left_23(V x) {
     return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(x.v), 23))};
 }
 
+// ---- bfloat16 pairs (kernels.h): 32-bit elements holding two bf16, 2k' low -----------
+inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+// Two shifts rather than an and: a mask constant would take the 16th ymm register of the
+// LSTM tile (3 x 4 accumulators, 3 operands, 1 weight vector) and spill it.
+inline V odd_half(V p) {
+    return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_srli_epi32(_mm256_castps_si256(p.v), 16), 16))};
+}
+inline V even_half(V p) { return {_mm256_castsi256_ps(_mm256_slli_epi32(_mm256_castps_si256(p.v), 16))}; }
+// Each lane rounded to bf16 as vcvtneps2bf16 does (nearest even; zero and denormals to a
+// signed zero; NaN quietened), in the low 16 bits of its 32.
+inline __m256i bf16_lanes(V v) {
+    const __m256i b = _mm256_castps_si256(v.v);
+    const __m256i high = _mm256_srli_epi32(b, 16);
+    const __m256i bias = _mm256_add_epi32(_mm256_and_si256(high, _mm256_set1_epi32(1)), _mm256_set1_epi32(0x7FFF));
+    __m256i r = _mm256_srli_epi32(_mm256_add_epi32(b, bias), 16);
+    const __m256i quiet = _mm256_or_si256(high, _mm256_set1_epi32(0x40));
+    r = _mm256_blendv_epi8(r, quiet, _mm256_castps_si256(_mm256_cmp_ps(v.v, v.v, _CMP_UNORD_Q)));
+    const __m256i tiny = _mm256_cmpeq_epi32(_mm256_and_si256(b, _mm256_set1_epi32(0x7F800000)), _mm256_setzero_si256());
+    return _mm256_blendv_epi8(r, _mm256_and_si256(high, _mm256_set1_epi32(0x8000)), tiny);
+}
+// The 8 lanes as 4 bf16 pairs at p.
+inline void store_bf16(float* p, V v) {
+    const __m256i r = bf16_lanes(v);
+    const __m256i packed = _mm256_permute4x64_epi64(_mm256_packus_epi32(r, r), 0x08);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
+}
+
 }  // namespace gatedrnn::avx2

@@ -6,7 +6,13 @@
 
 #include <cstdint>
 
+// Compiled twice: as gatedrnn::avx512, and with -mavx512bf16 as gatedrnn::avx512bf16, whose
+// bf16 kernels use vdpbf16ps (kernels_avx512bf16.cpp).
+#if defined(__AVX512BF16__)
+namespace gatedrnn::avx512bf16 {
+#else
 namespace gatedrnn::avx512 {
+#endif
 
 struct V {
     __m512 v;
@@ -55,4 +61,40 @@ inline V shift_bits_left_23(V x) {
     return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(x.v), 23))};
 }
 
+// ---- bfloat16 pairs (kernels.h): 32-bit elements holding two bf16, 2k' low -----------
+inline V odd_half(V p) {
+    return {_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(p.v), _mm512_set1_epi32(-65536)))};
+}
+inline V even_half(V p) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(p.v), 16))}; }
+#if defined(__AVX512BF16__)
+inline constexpr bool kNativeBf16 = true;
+// acc + w_odd * x_odd + w_even * x_even, rounded after each add (tile.h).
+inline V dot2(V acc, V w, V x) {
+    return {_mm512_dpbf16_ps(acc.v, (__m512bh)_mm512_castps_si512(w.v), (__m512bh)_mm512_castps_si512(x.v))};
+}
+#else
+inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+#endif
+// Each lane rounded to bf16 as vcvtneps2bf16 does (nearest even; zero and denormals to a
+// signed zero; NaN quietened), in the low 16 bits of its 32. Written out in integer
+// operations on every AVX-512 CPU, so both kernel sets round identically.
+inline __m512i bf16_lanes(V v) {
+    const __m512i b = _mm512_castps_si512(v.v);
+    const __m512i high = _mm512_srli_epi32(b, 16);
+    const __m512i bias = _mm512_add_epi32(_mm512_and_si512(high, _mm512_set1_epi32(1)), _mm512_set1_epi32(0x7FFF));
+    __m512i r = _mm512_srli_epi32(_mm512_add_epi32(b, bias), 16);
+    const __mmask16 nan = _mm512_cmp_ps_mask(v.v, v.v, _CMP_UNORD_Q);
+    r = _mm512_mask_or_epi32(r, nan, high, _mm512_set1_epi32(0x40));
+    const __mmask16 tiny = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7F800000));
+    return _mm512_mask_and_epi32(r, tiny, high, _mm512_set1_epi32(0x8000));
+}
+// The 16 lanes as 8 bf16 pairs at p.
+inline void store_bf16(float* p, V v) {
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(bf16_lanes(v)));
+}
+
+#if defined(__AVX512BF16__)
+}  // namespace gatedrnn::avx512bf16
+#else
 }  // namespace gatedrnn::avx512
+#endif

@@ -5,9 +5,10 @@
 //
 // The tile is kGemmRows rows x kGemmCols vectors of a block's G * 16 outputs, the classic
 // register-blocked micro-kernel; the panel is gate-major, so each of its weight vectors
-// runs through k contiguously (16 floats per k).
+// runs through k contiguously (16 floats per k). With kBf16, panel and A hold bf16 pairs
+// (tile.h's accumulate) and K counts pairs.
 
-template <int G, int MR>
+template <int G, int MR, bool kBf16>
 inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
     constexpr int NC = kGemmCols<G>;
     V acc[MR][NC];
@@ -23,14 +24,14 @@ inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
         const int v = c0 + c;  // vector v of the block's outputs: gate v / kSub
         col[c] = args.w.block(b) + static_cast<ptrdiff_t>(v / kSub) * args.w.K * kBlock + (v % kSub) * kLanes;
     }
-    accumulate<MR, NC>(acc, x, col, kBlock, args.w.K);
+    accumulate<MR, NC, 0, kBf16>(acc, x, col, kBlock, args.w.K);
     for (int r = 0; r < MR; ++r) {
         float* out = args.c + static_cast<ptrdiff_t>(args.m_begin + i0 + r) * args.ldc + row_off;
         for (int c = 0; c < NC; ++c) store(out + c * kLanes, acc[r][c]);
     }
 }
 
-template <int G>
+template <int G, bool kBf16>
 inline void gemm_gates(const GemmArgs& args) {
     constexpr int MR = kGemmRows<G>;
     constexpr int NC = kGemmCols<G>;
@@ -45,21 +46,22 @@ inline void gemm_gates(const GemmArgs& args) {
         for (int b = args.blk_begin; b < args.blk_end; ++b) {
             int i = m0;
             for (; i + MR <= m1; i += MR)
-                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR>(args, i, b, c0);
+                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR, kBf16>(args, i, b, c0);
             if (i < m1)
                 with_rows<MR - 1>(m1 - i, [&](auto rows) {
-                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value>(args, i, b, c0);
+                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value, kBf16>(args, i, b, c0);
                 });
         }
     }
 }
 
-inline void gemm_f32(const GemmArgs& args) {
+template <bool kBf16>
+inline void gemm(const GemmArgs& args) {
     switch (args.w.G) {
-        case 1: gemm_gates<1>(args); break;
-        case 2: gemm_gates<2>(args); break;
-        case 3: gemm_gates<3>(args); break;
-        case 4: gemm_gates<4>(args); break;
+        case 1: gemm_gates<1, kBf16>(args); break;
+        case 2: gemm_gates<2, kBf16>(args); break;
+        case 3: gemm_gates<3, kBf16>(args); break;
+        case 4: gemm_gates<4, kBf16>(args); break;
         default: break;  // packers only make G in 1..4
     }
 }

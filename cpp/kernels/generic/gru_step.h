@@ -26,13 +26,13 @@ inline V candidate(const CellOptions* opt, V pre) {
 // With the input projection folded in (s.kx > 0: w = [W_ih | W_hh] over [x, h], gx the
 // biases), the n sum first collects W_in x from b_in; where x ends it is set aside in the
 // scratch row (the candidate's input part) and restarts from b_hn for W_hn h.
-template <bool kOptions>
+template <bool kOptions, bool kBf16>
 inline void gru_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
     const bool folded = s.kx > 0;
-    const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto a = [&](int i) { return kBf16 ? rows.op_prev[i] : rows.h_prev[i]; };
     const auto b_hn = [&](int u) { return s.b_hn ? load(s.b_hn + u * kLanes) : zero(); };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
@@ -51,18 +51,20 @@ inline void gru_step(const StepArgs& s) {
         const V n = candidate<kOptions>(opt, fmadd(r, acc[2], gx_n));
         const V h = gru_update(z, n, load(rows.h_prev[i] + at));
         store(rows.h_next[i] + at, h);
+        store_operand<kBf16>(rows.op_next[i], at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<3, true>(s, a, init, epi, boundary);
+    step_loop<3, true, kBf16>(s, a, init, epi, boundary);
 }
-inline void gru_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, s); }
+inline void gru_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, false, s); }
+inline void gru_step_bf16(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_step, true, s); }
 
 // linear_before_reset = false, phase 1: r and z; writes r * h_prev and z for phase 2.
-template <bool kOptions>
+template <bool kOptions, bool kBf16>
 inline void gru_gates(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto a = [&](int i) { return kBf16 ? rows.op_prev[i] : rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         acc[0] = load(rows.gx[i] + gate_offset(u, 0, 3));
         acc[1] = load(rows.gx[i] + gate_offset(u, 1, 3));
@@ -71,21 +73,24 @@ inline void gru_gates(const StepArgs& s) {
         const int at = u * kLanes;
         const V r = gate<kOptions>(opt, acc[0]);
         const V z = gate<kOptions>(opt, acc[1]);
-        store(rows.scratch[i] + at, mul(r, load(rows.h_prev[i] + at)));
+        const V rh = mul(r, load(rows.h_prev[i] + at));
+        store(rows.scratch[i] + at, rh);
+        store_operand<kBf16>(rows.op_scratch[i], at, rh);
         store(rows.scratch2[i] + at, z);
     };
-    step_loop<2>(s, a, init, epi);
+    step_loop<2, false, kBf16>(s, a, init, epi);
 }
-inline void gru_gates_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_gates, s); }
+inline void gru_gates_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_gates, false, s); }
+inline void gru_gates_bf16(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_gates, true, s); }
 
 // linear_before_reset = false, phase 2: the candidate from W_hn (r * h_prev), then h.
 // Needs every group of r * h_prev, so it runs after phase 1 has finished all blocks.
-template <bool kOptions>
+template <bool kOptions, bool kBf16>
 inline void gru_cand(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
+    const auto a = [&](int i) { return static_cast<const float*>(kBf16 ? rows.op_scratch[i] : rows.scratch[i]); };
     const auto init = [&](int i, int u, V* acc) { acc[0] = load(rows.gx[i] + gate_offset(u, 2, 3)); };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
@@ -93,8 +98,10 @@ inline void gru_cand(const StepArgs& s) {
         const V z = load(rows.scratch2[i] + at);
         const V h = gru_update(z, n, load(rows.h_prev[i] + at));
         store(rows.h_next[i] + at, h);
+        store_operand<kBf16>(rows.op_next[i], at, h);
         store_valid(rows.y[i] + at, h, H - at);
     };
-    step_loop<1>(s, a, init, epi);
+    step_loop<1, false, kBf16>(s, a, init, epi);
 }
-inline void gru_cand_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_cand, s); }
+inline void gru_cand_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_cand, false, s); }
+inline void gru_cand_bf16(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(gru_cand, true, s); }

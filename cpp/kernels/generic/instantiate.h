@@ -2,6 +2,7 @@
 // vec_<isa>.h, defines GATEDRNN_ISA as its name, then includes this file.
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <type_traits>
 
 #include "gatedrnn/kernels.h"

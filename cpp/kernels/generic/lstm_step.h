@@ -10,12 +10,12 @@
 //
 // With CellOptions (ONNX), peepholes, clip, input_forget and any activation (kernels.h).
 
-template <bool kOptions>
+template <bool kOptions, bool kBf16>
 inline void lstm_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return rows.h_prev[i]; };
+    const auto a = [&](int i) { return kBf16 ? rows.op_prev[i] : rows.h_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
         for (int g = 0; g < 4; ++g) acc[g] = load(rows.gx[i] + gate_offset(u, g, 4));
     };
@@ -50,26 +50,33 @@ inline void lstm_step(const StepArgs& s) {
         store(c, c_new);
         if (s.write_m) {
             store(rows.scratch[i] + at, h);
+            store_operand<kBf16>(rows.op_scratch[i], at, h);
         } else {
             store(rows.h_next[i] + at, h);
+            store_operand<kBf16>(rows.op_next[i], at, h);
             store_valid(rows.y[i] + at, h, H - at);
         }
     };
-    step_loop<4, true>(s, a, init, epi);
+    step_loop<4, true, kBf16>(s, a, init, epi);
 }
 
-inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, s); }
+inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, false, s); }
+inline void lstm_step_bf16(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, true, s); }
 
 // LSTM projection (proj_size > 0): h = W_hr m, with m = o * tanh(c) from the step above.
-inline void lstm_proj_f32(const StepArgs& s) {
+template <bool kBf16>
+inline void lstm_proj(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int P = s.w.N;
-    const auto a = [&](int i) { return static_cast<const float*>(rows.scratch[i]); };
+    const auto a = [&](int i) { return static_cast<const float*>(kBf16 ? rows.op_scratch[i] : rows.scratch[i]); };
     const auto init = [&](int, int, V* acc) { acc[0] = zero(); };
     const auto epi = [&](int i, int u, const V* acc) {
         const int at = u * kLanes;
         store(rows.h_next[i] + at, acc[0]);
+        store_operand<kBf16>(rows.op_next[i], at, acc[0]);
         store_valid(rows.y[i] + at, acc[0], P - at);
     };
-    step_loop<1>(s, a, init, epi);
+    step_loop<1, false, kBf16>(s, a, init, epi);
 }
+inline void lstm_proj_f32(const StepArgs& s) { lstm_proj<false>(s); }
+inline void lstm_proj_bf16(const StepArgs& s) { lstm_proj<true>(s); }

@@ -27,29 +27,80 @@ inline ptrdiff_t gate_offset(int u, int g, int G) {
 // H = 1024: ~1.3x).
 inline constexpr int kPrefetchRows = 32;
 
-template <int MR, int NC, int NPF = 0>
+//
+// With kBf16 every 32-bit element, weight or operand, is a pair of bfloat16 (kernels.h),
+// and K counts pairs. Each pair adds the odd product, then the even one: one vdpbf16ps
+// (kNativeBf16), or two multiply-adds of the halves widened to fp32. A product of two
+// bfloat16 is exact in fp32, so both round the same sums the same way.
+struct Identity {
+    V operator()(V v) const { return v; }
+};
+struct OddHalf {  // the pair's high bfloat16 (element 2k' + 1) as an fp32
+    V operator()(V v) const { return odd_half(v); }
+};
+struct EvenHalf {  // the low one (element 2k')
+    V operator()(V v) const { return even_half(v); }
+};
+
+// acc[r][c] += widen(a[r][k]) * widen(col[c][k]): one k-row of the fp32 loop.
+template <int MR, int NC, class Widen>
+inline void multiply_add_row(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
+                             ptrdiff_t offset, int k, const Widen& widen) {
+    if constexpr (NC <= MR) {
+        V w[NC];
+#pragma GCC unroll 16
+        for (int c = 0; c < NC; ++c) w[c] = widen(load(col[c] + offset));
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) {
+            const V x = widen(broadcast(a[r][k]));
+#pragma GCC unroll 16
+            for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
+        }
+    } else {
+        V x[MR];
+#pragma GCC unroll 8
+        for (int r = 0; r < MR; ++r) x[r] = widen(broadcast(a[r][k]));
+#pragma GCC unroll 16
+        for (int c = 0; c < NC; ++c) {
+            const V w = widen(load(col[c] + offset));
+#pragma GCC unroll 8
+            for (int r = 0; r < MR; ++r) acc[r][c] = fmadd(w, x[r], acc[r][c]);
+        }
+    }
+}
+
+template <int MR, int NC, int NPF = 0, bool kBf16 = false>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
                        ptrdiff_t stride, int K) {
     // A stream's k-row: NC / NPF vectors from col[first column], on this many cache lines.
     constexpr int kLinesPerRow = NPF > 0 ? (NC / NPF * kLanes * static_cast<int>(sizeof(float)) + 63) / 64 : 0;
-#pragma GCC unroll 2
-    for (int k = 0; k < K; ++k) {
+    const auto prefetch = [&](int k) {
         for (int c = 0; c < NPF; ++c)  // an address, possibly past the panel: no pointer arithmetic
             for (int line = 0; line < kLinesPerRow; ++line)
                 __builtin_prefetch(reinterpret_cast<const void*>(reinterpret_cast<uintptr_t>(col[c * (NC / NPF)]) +
                                                                  (k + kPrefetchRows) * stride * sizeof(float) +
                                                                  line * 64));
-        if constexpr (NC <= MR) {
-            V w[NC];
-#pragma GCC unroll 16
-            for (int c = 0; c < NC; ++c) w[c] = load(col[c] + k * stride);
-#pragma GCC unroll 8
-            for (int r = 0; r < MR; ++r) {
-                const V x = broadcast(a[r][k]);
-#pragma GCC unroll 16
-                for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
-            }
-        } else {
+    };
+    if constexpr (kBf16 && !kNativeBf16) {  // two k-rows per pair already: not unrolled further
+        for (int k = 0; k < K; ++k) {
+            prefetch(k);
+            multiply_add_row(acc, a, col, k * stride, k, OddHalf{});
+            // The even half loads its operands again (from L1) through indices the
+            // compiler cannot see are the same: keeping the odd half's raw operands in
+            // registers for it would spill the accumulators on AVX2.
+            int k2 = k;
+            ptrdiff_t offset2 = k * stride;
+            asm("" : "+r"(k2), "+r"(offset2));
+            multiply_add_row(acc, a, col, offset2, k2, EvenHalf{});
+        }
+        return;
+    }
+#pragma GCC unroll 2
+    for (int k = 0; k < K; ++k) {
+        prefetch(k);
+        if constexpr (!kBf16) {
+            multiply_add_row(acc, a, col, k * stride, k, Identity{});
+        } else if constexpr (kNativeBf16) {
             V x[MR];
 #pragma GCC unroll 8
             for (int r = 0; r < MR; ++r) x[r] = broadcast(a[r][k]);
@@ -57,7 +108,7 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
             for (int c = 0; c < NC; ++c) {
                 const V w = load(col[c] + k * stride);
 #pragma GCC unroll 8
-                for (int r = 0; r < MR; ++r) acc[r][c] = fmadd(w, x[r], acc[r][c]);
+                for (int r = 0; r < MR; ++r) acc[r][c] = dot2(acc[r][c], w, x[r]);
             }
         }
     }
@@ -95,8 +146,8 @@ struct NoBoundary {
     void operator()(int, int, V*) const {}
 };
 
-template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, class A, class Init, class Epi,
-          class Bnd = NoBoundary>
+template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, bool kBf16 = false, class A, class Init,
+          class Epi, class Bnd = NoBoundary>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
                       float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0,
                       const Bnd& bnd = Bnd{}) {
@@ -124,7 +175,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
         if (k < kx) {
             const int k_end = std::min(k1, kx);
             for (int r = 0; r < MR; ++r) x[r] = xin[i0 + r] + k;
-            accumulate<MR, NU * G, kPrefetch>(acc, x, col, stride, k_end - k);
+            accumulate<MR, NU * G, kPrefetch, kBf16>(acc, x, col, stride, k_end - k);
             for (auto& p : col) p += (k_end - k) * stride;
             k = k_end;
             if (k == kx)
@@ -134,7 +185,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
     }
     if (k < k1) {
         for (int r = 0; r < MR; ++r) x[r] = a(i0 + r) + (k - kx);
-        accumulate<MR, NU * G, kPrefetch>(acc, x, col, stride, k1 - k);
+        accumulate<MR, NU * G, kPrefetch, kBf16>(acc, x, col, stride, k1 - k);
     }
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
@@ -168,7 +219,7 @@ inline void for_row_tiles(int n, const F& f) {
 
 // s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w. With kInput, the first s.kx
 // k-rows of s.w multiply s.rows.x, and bnd sees the sums where they end (see step_tile).
-template <int G, bool kInput = false, class A, class Init, class Epi, class Bnd = NoBoundary>
+template <int G, bool kInput = false, bool kBf16 = false, class A, class Init, class Epi, class Bnd = NoBoundary>
 inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi, const Bnd& bnd = Bnd{}) {
     const PanelView& w = s.w;
     const int n = s.rows.n, K = w.K;
@@ -179,8 +230,8 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
         for (; u + kGemvGroups <= u_end; u += kGemvGroups)
-            step_tile<G, 1, kGemvGroups, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
-        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+            step_tile<G, 1, kGemvGroups, true, kInput, kBf16>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput, kBf16>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
         return;
     }
     constexpr int MR = kStepRows<G>;
@@ -190,10 +241,10 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
             const int k1 = std::min(K, k0 + kc);
             for_row_tiles<MR>(n, [&](int i, int rows) {
                 if (rows == MR) {
-                    step_tile<G, MR, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
+                    step_tile<G, MR, 1, false, kInput, kBf16>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
                 } else {
                     with_rows<MR - 1>(rows, [&](auto r) {
-                        step_tile<G, decltype(r)::value, 1, false, kInput>(i, u, w, a, init, epi, partial, k0, k1,
+                        step_tile<G, decltype(r)::value, 1, false, kInput, kBf16>(i, u, w, a, init, epi, partial, k0, k1,
                                                                             xin, kx, bnd);
                     });
                 }
@@ -210,13 +261,20 @@ inline void store_valid(float* p, V v, int valid) {
     }
 }
 
+// Writes v (kLanes units from unit `at`) as bf16 pairs to an operand row, in bf16 kernels.
+template <bool kBf16>
+inline void store_operand(float* row, int at, V v) {
+    if constexpr (kBf16) store_bf16(row + at / 2, v);
+}
+
 // Step kernels are templates on whether CellOptions are given: kernel<true> with options,
-// kernel<false> (PyTorch's cell, no option tested in the epilogue) without.
-#define GATEDRNN_WITH_OPTIONS(kernel, s) \
-    do {                                 \
-        if ((s).options) {               \
-            kernel<true>(s);             \
-        } else {                         \
-            kernel<false>(s);            \
-        }                                \
+// kernel<false> (PyTorch's cell, no option tested in the epilogue) without; and on the
+// precision of their panels and operands.
+#define GATEDRNN_WITH_OPTIONS(kernel, bf16, s) \
+    do {                                       \
+        if ((s).options) {                     \
+            kernel<true, bf16>(s);             \
+        } else {                               \
+            kernel<false, bf16>(s);            \
+        }                                      \
     } while (0)

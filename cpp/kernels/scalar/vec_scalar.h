@@ -81,6 +81,46 @@ inline V zero_where_less(V z, float threshold, V v) {
 // The bits of x, as integers shifted left by 23 (builds 2^n from a biased exponent).
 inline V shift_bits_left_23(V x) { V r; GATEDRNN_QUADS r.q[j] = (f4)((i4)x.q[j] << 23); return r; }
 
+// ---- bfloat16 pairs (kernels.h): 32-bit elements holding two bf16, 2k' low -----------
+inline V odd_half(V p) {
+    const i4 mask = {-65536, -65536, -65536, -65536};
+    V r;
+    GATEDRNN_QUADS r.q[j] = (f4)((i4)p.q[j] & mask);
+    return r;
+}
+inline V even_half(V p) { V r; GATEDRNN_QUADS r.q[j] = (f4)((i4)p.q[j] << 16); return r; }
+#if defined(GATEDRNN_SCALAR_AS_AVX512)
+// Stands in for the AVX512_BF16 kernels too: their blocking, with vdpbf16ps as two
+// multiply-adds of exact products (the same roundings).
+inline constexpr bool kNativeBf16 = true;
+inline V dot2(V acc, V w, V x) {
+    V r;
+    GATEDRNN_QUADS r.q[j] = (f4)((i4)w.q[j] & -65536) * (f4)((i4)x.q[j] & -65536) + acc.q[j];
+    GATEDRNN_QUADS r.q[j] = (f4)((i4)w.q[j] << 16) * (f4)((i4)x.q[j] << 16) + r.q[j];
+    return r;
+}
+#else
+inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+#endif
+// One float rounded to bf16 as vcvtneps2bf16 does (nearest even; zero and denormals to a
+// signed zero; NaN quietened).
+inline uint32_t bf16_bits(float f) {
+    uint32_t b;
+    std::memcpy(&b, &f, sizeof b);
+    if ((b & 0x7F800000u) == 0) return (b >> 16) & 0x8000u;
+    if ((b & 0x7FFFFFFFu) > 0x7F800000u) return (b >> 16) | 0x40u;
+    return (b + 0x7FFFu + ((b >> 16) & 1u)) >> 16;
+}
+// The kLanes lanes as kLanes / 2 bf16 pairs at p.
+inline void store_bf16(float* p, V v) {
+    float x[kLanes];
+    std::memcpy(x, &v.q, sizeof x);
+    for (int k = 0; k < kLanes / 2; ++k) {
+        const uint32_t pair = bf16_bits(x[2 * k]) | bf16_bits(x[2 * k + 1]) << 16;
+        std::memcpy(p + k, &pair, sizeof pair);
+    }
+}
+
 #undef GATEDRNN_QUADS
 
 }  // namespace gatedrnn::scalar
