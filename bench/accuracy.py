@@ -1,6 +1,6 @@
 """Accuracy of each precision against the float64 reference (the README's table).
 
-    python bench/accuracy.py [--precision fp32,bf16] [--markdown]
+    python bench/accuracy.py [--precision fp32,bf16,int8]
 
 For LSTM and GRU layers over the benchmark grid's shapes (T = 128) and over long
 sequences (T = 1000), with PyTorch's initialisation (every weight ~ U(-1/sqrt(H),
@@ -52,13 +52,14 @@ def measure(kind, T, B, H, weights, precision, seed=0):
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--precision", default="fp32,bf16", help="comma-separated precisions (default fp32,bf16)")
+    p.add_argument("--precision", default="fp32,bf16,int8", help="comma-separated precisions (default fp32,bf16,int8)")
     args = p.parse_args(argv)
     precisions = args.precision.split(",")
     cols = ["kind", "T", "B", "H", "weights", "precision", "y max", "y mean", "h max", "c max",
             "y max, first quarter", "y max, last quarter"]
     print(f"gatedrnn {gatedrnn.__version__}, ISA {gatedrnn.selected_isa()} "
-          f"(bf16 products: {gatedrnn._core.bf16_method()}); errors against gatedrnn.reference in float64\n")
+          f"(bf16 products: {gatedrnn._core.bf16_method()}, int8 products: {gatedrnn._core.int8_method()}); "
+          "errors against gatedrnn.reference in float64\n")
     print("| " + " | ".join(cols) + " |")
     print("|" + "|".join("---" if c in ("kind", "weights", "precision") else "---:" for c in cols) + "|")
     for kind in ("lstm", "gru"):

@@ -93,7 +93,7 @@ def layer_configs(draw, max_T=12, max_B=5):
         unbatched=draw(st.integers(0, 5)) == 0,
         scale=draw(st.sampled_from([1.0, 1.0, 0.1, 4.0])),
         seed=draw(st.integers(0, 2**32 - 1)),
-        precision=draw(st.sampled_from(["fp32", "fp32", "bf16"])),
+        precision=draw(st.sampled_from(["fp32", "fp32", "bf16", "int8"])),
     )
     cfg["lengths"] = None
     if not cfg["unbatched"] and draw(st.booleans()):
@@ -147,7 +147,7 @@ def run_reference(cfg, model, x, state, lengths):
 @prop_settings(40)
 @given(cfg=layer_configs())
 def test_layers_match_reference(cfg):
-    cfg = dict(cfg, precision="fp32")  # bf16 against the reference: test_bf16.py
+    cfg = dict(cfg, precision="fp32")  # bf16 and int8 against the reference: test_precision.py
     model = build(cfg)
     x, state = data(cfg, model)
     lengths = cfg["lengths"]
@@ -562,7 +562,7 @@ def test_fuzz_load_state_dict_not_a_mapping(value):
     ("gru", {"num_layers": 2, "bidirectional": True}), ("gru", {"linear_before_reset": False}),
 ])
 @pytest.mark.parametrize("hidden", [17, 100])
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_folded_input_projection_matches_batch_of_one(isa, kind, options, hidden, precision):
     """Batches of 8 rows or more fold the input projection into each step (one sweep over
     [x_t, h]); a row alone projects all steps first. The multiply-adds are the same chains
@@ -588,7 +588,7 @@ def test_folded_input_projection_matches_batch_of_one(isa, kind, options, hidden
     ("gru", {}), ("gru", {"linear_before_reset": False}),
 ])
 @pytest.mark.parametrize("hidden", [65, 200, 1100])
-@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+@pytest.mark.parametrize("precision", ["fp32", "bf16", "int8"])
 def test_batched_steps_over_long_k_match_batch_of_one(isa, kind, options, hidden, precision):
     """Batched steps sweep k in passes of at most 1024 (partial sums saved between passes);
     a row alone runs the single-pass GEMV. Both must give the same bits, for recurrent

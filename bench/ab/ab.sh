@@ -6,7 +6,7 @@ set -e
 A=$1 B=$2 OUT=$3
 HERE=$(cd "$(dirname "$0")" && pwd)
 WORK=$(mktemp -d)
-FLAGS="-O3 -std=c++17 -ffp-contract=off -fno-math-errno -DGATEDRNN_HAVE_X86_KERNELS=1"
+FLAGS="-O3 -std=c++17 -ffp-contract=off -fno-math-errno -DGATEDRNN_HAVE_X86_KERNELS=1 -DGATEDRNN_HAVE_AVX512_KERNELS=1"
 build() {  # tree namespace
     for f in "$1"/cpp/src/*.cpp "$HERE/runner.cpp"; do
         g++ $FLAGS -Dgatedrnn=$2 -I"$1/cpp/include" -c "$f" -o "$WORK/$2_$(basename "$f").o" &

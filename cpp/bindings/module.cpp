@@ -292,7 +292,7 @@ private:
     // The ONNX options: {"reverse": bool, "clip": float, "input_forget": bool,
     // "peepholes": bool, "activations": [[(kind, alpha, beta) x 3] per direction]} (kinds
     // are ActKind's numbers; Python normalises names and alpha/beta); and "precision":
-    // "fp32" or "bf16".
+    // "fp32", "bf16" or "int8".
     static void apply_options(NetworkConfig& c, const py::dict& o) {
         for (const auto& item : o) {
             const std::string k = item.first.cast<std::string>();
@@ -310,9 +310,9 @@ private:
                 c.peepholes = v.cast<bool>();
             } else if (k == "precision") {
                 const std::string p = v.cast<std::string>();
-                if (p != "fp32" && p != "bf16")
-                    throw std::invalid_argument("precision: expected 'fp32' or 'bf16', got '" + p + "'");
-                c.precision = p == "bf16" ? Precision::bf16 : Precision::fp32;
+                if (p != "fp32" && p != "bf16" && p != "int8")
+                    throw std::invalid_argument("precision: expected 'fp32', 'bf16' or 'int8', got '" + p + "'");
+                c.precision = p == "bf16" ? Precision::bf16 : p == "int8" ? Precision::int8 : Precision::fp32;
             } else if (k == "activations") {
                 const py::sequence dirs = v.cast<py::sequence>();
                 if (py::len(dirs) != static_cast<size_t>(c.directions()))
@@ -462,6 +462,22 @@ PYBIND11_MODULE(_core, m) {
     }, py::arg("x"), "x (float32, flattened) rounded to bfloat16 bits (uint16) by the selected ISA's kernel.");
     m.def("bf16_method", [] { return std::string(gatedrnn::active_kernels().bf16_method); },
           "How the selected kernels multiply bf16: 'vdpbf16ps' or 'widened to fp32'.");
+    m.def("int8_method", [] { return std::string(gatedrnn::active_kernels().int8_method); },
+          "How the selected kernels multiply int8: 'vpdpbusd' or 'widened to int16'.");
+    m.def("quantize_u8", [](const FloatArray& x) {
+        const KernelTable& k = gatedrnn::active_kernels();
+        const ptrdiff_t n = x.size();
+        py::array_t<uint8_t> out(n);
+        std::vector<float> quads(static_cast<size_t>(n + 3) / 4);
+        float scale;
+        {
+            py::gil_scoped_release release;
+            scale = k.quantize_u8(x.data(), quads.data(), n);
+        }
+        std::memcpy(out.mutable_data(), quads.data(), static_cast<size_t>(n));
+        return py::make_tuple(out, scale);
+    }, py::arg("x"), "x (float32, flattened) quantised as int8 operands are by the selected ISA's kernel: "
+                      "(u8 = round(x / s) + 128, s = max|x| / 127).");
 
     py::class_<PyNetwork>(m, "Network", "A packed stack of LSTM or GRU layers (see gatedrnn.LSTM / GRU).")
         .def(py::init<const std::string&, int, int, int, bool, int, bool, const py::list&, const py::dict&>(),

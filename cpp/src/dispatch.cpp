@@ -19,12 +19,14 @@ struct IsaEntry {
 // Best first. avx2 means AVX2 + FMA; avx512 means F, CD, BW, DQ and VL with the OS
 // saving the zmm state, exactly the flags the avx512 kernels are compiled with.
 const IsaEntry kIsas[] = {
-#if defined(GATEDRNN_HAVE_X86_KERNELS)
+#if defined(GATEDRNN_HAVE_AVX512_KERNELS)
     {"avx512", &avx512::kernels,
      [](const CpuFeatures& f) {
          return f.os_avx512 && f.avx2 && f.fma && f.avx512f && f.avx512cd && f.avx512bw &&
                 f.avx512dq && f.avx512vl;
      }},
+#endif
+#if defined(GATEDRNN_HAVE_X86_KERNELS)
     {"avx2", &avx2::kernels, [](const CpuFeatures& f) { return f.os_avx && f.avx2 && f.fma; }},
 #endif
     {"scalar", &scalar::kernels, [](const CpuFeatures&) { return true; }},
@@ -87,14 +89,16 @@ std::vector<std::string> available_isas() {
 
 const KernelTable& active_kernels() {
     const IsaEntry& e = active_entry();
-#if defined(GATEDRNN_HAVE_AVX512BF16_KERNELS)
-    // The same kernels with vdpbf16ps for bf16 products, where the CPU has AVX512_BF16
-    // (GATEDRNN_BF16=widened keeps the widening ones, e.g. to compare the two).
-    static const bool native_bf16 = [] {
-        const char* env = std::getenv("GATEDRNN_BF16");
-        return cpu_features().avx512_bf16 && !(env != nullptr && std::string(env) == "widened");
+#if defined(GATEDRNN_HAVE_AVX512_DOT_KERNELS)
+    // The same kernels with vdpbf16ps and vpdpbusd for bf16 and int8 products, where the
+    // CPU has AVX512_BF16 and AVX512_VNNI (GATEDRNN_WIDEN=1 keeps the widening ones, e.g.
+    // to compare the two).
+    static const bool dot = [] {
+        const char* env = std::getenv("GATEDRNN_WIDEN");
+        const bool widen = env != nullptr && *env != '\0' && std::string(env) != "0";
+        return cpu_features().avx512_bf16 && cpu_features().avx512_vnni && !widen;
     }();
-    if (e.table == &avx512::kernels && native_bf16) return avx512bf16::kernels;
+    if (e.table == &avx512::kernels && dot) return avx512_bf16_vnni::kernels;
 #endif
     return *e.table;
 }

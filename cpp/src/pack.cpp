@@ -1,6 +1,9 @@
 // Weight packing into gate-interleaved panels, done once per model (construction / load).
 #include "gatedrnn/pack.h"
 
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -70,6 +73,35 @@ Panel pack_panel_bf16(const float* w, int N, int K, int first_gate, int G, bool 
     return pack_panel(pairs.data(), N, Kp, 0, G, gate_major, lanes);
 }
 
+Panel pack_panel_int8(const float* w, int N, int K, int first_gate, int G, bool gate_major, int lanes) {
+    const int Kq = (K + 3) / 4;
+    const ptrdiff_t rows = static_cast<ptrdiff_t>(G) * N;
+    std::vector<float> quads(static_cast<size_t>(rows) * Kq);  // each row's bytes, 4 per element
+    std::vector<float> scale(static_cast<size_t>(rows)), comp(static_cast<size_t>(rows));
+    std::vector<int8_t> q(static_cast<size_t>(Kq) * 4);
+    for (ptrdiff_t row = 0; row < rows; ++row) {
+        const float* wr = w + (static_cast<ptrdiff_t>(first_gate) * N + row) * K;
+        float most = 0.0f;
+        for (int k = 0; k < K; ++k) most = std::max(most, std::fabs(wr[k]));
+        const float s = most / 127.0f;
+        int32_t sum = 0;
+        std::fill(q.begin(), q.end(), int8_t{0});
+        for (int k = 0; k < K && s > 0.0f; ++k) {
+            const float v = std::nearbyint(wr[k] / s);
+            q[static_cast<size_t>(k)] = static_cast<int8_t>(std::min(127.0f, std::max(-127.0f, v)));
+            sum += q[static_cast<size_t>(k)];
+        }
+        std::memcpy(quads.data() + row * Kq, q.data(), static_cast<size_t>(Kq) * 4);
+        scale[static_cast<size_t>(row)] = s;
+        const int32_t start = -128 * sum;  // the u8 operands' zero point, taken out in advance
+        std::memcpy(&comp[static_cast<size_t>(row)], &start, sizeof start);
+    }
+    Panel p = pack_panel(quads.data(), N, Kq, 0, G, gate_major, lanes);
+    p.scale = pack_bias(scale.data(), N, 0, G);
+    p.comp = pack_bias(comp.data(), N, 0, G);
+    return p;
+}
+
 Panel relayout(const Panel& src, int lanes) {
     check_lanes(lanes);
     Panel p;
@@ -85,6 +117,13 @@ Panel relayout(const Panel& src, int lanes) {
                 for (int l = 0; l < kBlock; ++l)
                     p.buf.data()[step_index(b, k, g, l, K, G, lanes)] =
                         src.buf.data()[step_index(b, k, g, l, K, G, src.lanes)];
+    const auto copy = [](const AlignedBuffer& from, AlignedBuffer& to) {  // per output: no sub-blocks
+        if (from.size() == 0) return;
+        to = AlignedBuffer(from.size());
+        std::memcpy(to.data(), from.data(), from.size() * sizeof(float));
+    };
+    copy(src.scale, p.scale);
+    copy(src.comp, p.comp);
     return p;
 }
 

@@ -65,8 +65,12 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
 
     const int H = c.hidden_size, G = c.gates(), Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm;
-    const bool bf16 = c.precision == Precision::bf16;
-    const auto pack = bf16 ? pack_panel_bf16 : pack_panel;
+    const bool bf16 = c.precision == Precision::bf16, int8 = c.precision == Precision::int8;
+    const auto pack = bf16 ? pack_panel_bf16 : int8 ? pack_panel_int8 : pack_panel;
+    // int32 sums of u8 * s8 products (each below 2^15) stay exact up to K = 65536.
+    require(!int8 || (c.input_size <= 65536 && c.hidden_size <= 65536 &&
+                      (c.num_layers == 1 || c.directions() * c.out_size() <= 65536)),
+            "int8: input and hidden sizes must be at most 65536");
     lanes_ = active_lanes();
     dirs_.reserve(weights.size());
     std::vector<float> bias(static_cast<size_t>(G) * H);
@@ -86,7 +90,8 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
             dir.gx_bias = pack_bias(bias.data(), H, 0, G);
             Recurrent& r = dir.rec;
             const int I = c.layer_input_size(l);
-            if ((lstm || c.linear_before_reset) && I + Hout <= kFoldMaxK) {  // [W_ih | W_hh], row by row
+            // int8 never folds: x and h have scales of their own.
+            if ((lstm || c.linear_before_reset) && I + Hout <= kFoldMaxK && !int8) {  // [W_ih | W_hh], row by row
                 // bf16: an odd I is padded with a zero weight, so h starts on a whole pair.
                 const int Ix = bf16 ? I + I % 2 : I;
                 std::vector<float> cat(static_cast<size_t>(G) * H * (Ix + Hout));
@@ -165,6 +170,8 @@ struct DirectionScratch {
     AlignedBuffer partial;   // batched steps: partial sums, G x 16 floats per row and thread
     AlignedBuffer op[2];     // bf16: h rows as bf16 pairs (the operands), beside h
     AlignedBuffer op_s;      // bf16: s1 rows as bf16 pairs
+    AlignedBuffer q;         // int8: per thread, phase 1's and phase 2's operand rows, quantised
+    AlignedBuffer q_scale;   // int8: their scales
     std::vector<RowPointers> rows;  // per thread
     std::vector<ChunkSlot> slots;   // the Schedule's chunks
 };
@@ -173,7 +180,8 @@ struct DirectionScratch {
 struct Workspace {
     DirectionScratch dir[2];
     AlignedBuffer seq[2];    // outputs of inner layers, time-major (T, B, D * H_out)
-    AlignedBuffer xb;        // bf16: the layer's input as bf16 pairs, row (t, b) at (t * B + b) * ld_xb
+    AlignedBuffer xb;        // bf16, int8: the layer's input as pairs / quads, row (t, b) at (t * B + b) * ld_xb
+    AlignedBuffer xs;        // int8: the scale of each input row
     ptrdiff_t ld_gx = 0, ld_h = 0, ld_c = 0, ld_xb = 0;
     int threads = 1;
     bool small = false;  // a call of few FLOPs (see forward)
@@ -331,10 +339,12 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     ws.ld_c = static_cast<ptrdiff_t>(num_blocks(H)) * kBlock;
     const size_t seq_size = static_cast<size_t>(T) * B * D * Hout;
     for (int i = 0; i < std::min(L - 1, 2); ++i) ws.seq[i].reserve(seq_size);
-    const bool bf16 = c.precision == Precision::bf16;
-    if (bf16) {  // the widest layer input, as pairs
+    const bool bf16 = c.precision == Precision::bf16, int8 = c.precision == Precision::int8;
+    const int per_element = bf16 ? 2 : int8 ? 4 : 1;  // inputs per packed element
+    if (per_element > 1) {  // the widest layer input, packed
         const int widest = std::max(c.input_size, L > 1 ? D * Hout : 0);
-        ws.xb.reserve(static_cast<size_t>(T) * B * ((widest + 1) / 2));
+        ws.xb.reserve(static_cast<size_t>(T) * B * ((widest + per_element - 1) / per_element));
+        if (int8) ws.xs.reserve(static_cast<size_t>(T) * B);
     }
     // Threads split the hidden units. Below ~4 MFLOP per call (a streaming step) waking a
     // sleeping second thread costs more than it saves: such calls use it only when they
@@ -362,6 +372,10 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
             for (auto& op : sc.op) op.reserve(static_cast<size_t>(B) * ws.ld_h / 2);
             sc.op_s.reserve(static_cast<size_t>(B) * ws.ld_c / 2);
         }
+        if (int8) {  // per thread and phase: B rows of ld_c / 4 quads, B scales
+            sc.q.reserve(static_cast<size_t>(per_direction) * 2 * B * ws.ld_c / 4);
+            sc.q_scale.reserve(static_cast<size_t>(per_direction) * 2 * B);
+        }
         // The Schedule's slots too: in concurrent mode it is built inside the pool's job,
         // where an allocation that throws could not unwind safely.
         const size_t slots = 3 * static_cast<size_t>(std::min(num_blocks(H), per_direction > 1 ? 2 * per_direction : 1));
@@ -383,13 +397,19 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
         const SeqLayout in_layout = l == 0 ? x_layout : inner_layout;
         float* out = last ? call.y : ws.seq[l % 2].data();
         const SeqLayout out_layout = last ? y_layout : inner_layout;
-        if (bf16) {  // the layer's input, rounded to bf16 pairs once for every step and direction
+        if (per_element > 1) {  // the layer's input, rounded / quantised once for every step and direction
             const int I = c.layer_input_size(l);
-            ws.ld_xb = (I + 1) / 2;
+            ws.ld_xb = (I + per_element - 1) / per_element;
             for (int t = 0; t < T; ++t)
-                for (int b = 0; b < B; ++b)
-                    kernels.to_bf16(in + t * in_layout.st + b * in_layout.sb,
-                                    ws.xb.data() + (static_cast<ptrdiff_t>(t) * B + b) * ws.ld_xb, I);
+                for (int b = 0; b < B; ++b) {
+                    const float* row = in + t * in_layout.st + b * in_layout.sb;
+                    const ptrdiff_t m = static_cast<ptrdiff_t>(t) * B + b;
+                    if (bf16) {
+                        kernels.to_bf16(row, ws.xb.data() + m * ws.ld_xb, I);
+                    } else {
+                        ws.xs.data()[m] = kernels.quantize_u8(row, ws.xb.data() + m * ws.ld_xb, I);
+                    }
+                }
         }
         const auto pass = [&](int d, DirectionScratch& sc, int nthreads) {
             const size_t i = static_cast<size_t>(l * D + d);
@@ -432,10 +452,11 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const NetworkConfig& c = config_;
     const int T = call.T, B = call.B, H = c.hidden_size, Hout = c.out_size();
     const bool lstm = c.cell == CellType::lstm, reverse = d == 1 || c.reverse;
-    const bool bf16 = c.precision == Precision::bf16;
-    const PrecisionKernels& k = bf16 ? kernels.bf16 : kernels.f32;
+    const bool bf16 = c.precision == Precision::bf16, int8 = c.precision == Precision::int8;
+    const PrecisionKernels& k = bf16 ? kernels.bf16 : int8 ? kernels.int8 : kernels.f32;
     const int state = layer * c.directions() + d;
     const ptrdiff_t ld_op = ws.ld_h / 2, ld_ops = ws.ld_c / 2;  // bf16 operand rows, in pairs
+    const ptrdiff_t ld_q = ws.ld_c / 4;                         // int8 operand rows, in quads
 
     // 1. Initial state (padding lanes stay zero).
     float* h_buf[2] = {sc.h[0].data(), sc.h[1].data()};
@@ -484,9 +505,11 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             if (fold) return;
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
             GemmArgs g;
-            g.a = bf16 ? ws.xb.data() : in;
-            g.a_st = bf16 ? B * ws.ld_xb : in_layout.st;
-            g.a_sb = bf16 ? ws.ld_xb : in_layout.sb;
+            const bool packed = bf16 || int8;
+            g.a = packed ? ws.xb.data() : in;
+            g.a_st = packed ? B * ws.ld_xb : in_layout.st;
+            g.a_sb = packed ? ws.ld_xb : in_layout.sb;
+            g.a_scale = int8 ? ws.xs.data() : nullptr;
             g.rows_per_t = B;
             g.m_begin = 0;
             g.m_end = T * B;
@@ -528,6 +551,18 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 }
                 ++n;
             }
+            // int8: this thread quantises every row's operand itself (whole rows: the scales
+            // do not depend on the thread split), for phase 1 now and phase 2 below.
+            float* q1 = int8 ? sc.q.data() + static_cast<ptrdiff_t>(tid) * 2 * B * ld_q : nullptr;
+            float* q2 = int8 ? q1 + B * ld_q : nullptr;
+            float* qs1 = int8 ? sc.q_scale.data() + static_cast<ptrdiff_t>(tid) * 2 * B : nullptr;
+            float* qs2 = int8 ? qs1 + B : nullptr;
+            if (int8)
+                for (int j = 0; j < n; ++j) {
+                    qs1[j] = kernels.quantize_u8(rp.h_prev[j], q1 + j * ld_q, Hout);
+                    rp.op_prev[j] = q1 + j * ld_q;
+                    rp.op_s[j] = q2 + j * ld_q;
+                }
             StepArgs args;
             args.rows = rp.view(n);
             args.b_hn = dir.b_hn.data();
@@ -537,6 +572,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
                 const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
                 StepArgs a = args;
+                a.rows.op_scale = kind == 2 ? qs2 : qs1;
                 a.w = w.view();
                 a.blk_begin = b0;
                 a.blk_end = b1;
@@ -559,6 +595,8 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             if (!two_phase) continue;
             // Phase 2: a product that needs all of phase 1 (the LSTM projection of m, or the
             // GRU candidate from r * h).
+            if (int8)
+                for (int j = 0; j < n; ++j) qs2[j] = kernels.quantize_u8(rp.s1[j], q2 + j * ld_q, H);
             sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
                 if (pblk > 0) {
                     run(k.lstm_proj, rec.w_hr, pblk, 2, chunk);

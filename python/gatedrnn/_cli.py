@@ -67,7 +67,7 @@ def info_lines() -> List[str]:
         f"CPU: {bench.machine_line(m)}",
         f"CPU features: {_fmt_features(g['cpu_features'])}",
         f"ISAs available: {', '.join(isas) if isinstance(isas, (list, tuple)) else isas}",
-        f"ISA selected: {g['selected_isa']} (bf16 products: {g.get('bf16')})",
+        f"ISA selected: {g['selected_isa']} (bf16 products: {g.get('bf16')}; int8 products: {g.get('int8')})",
         f"threads: {g['num_threads']}",
         f"GATEDRNN_ISA: {env_isa!r} (set)" if env_isa is not None else "GATEDRNN_ISA: not set",
     ]

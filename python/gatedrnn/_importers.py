@@ -18,7 +18,7 @@ def from_torch(module: Any, *, num_threads: Any = None, precision: str = "fp32")
     then packed once). Dropout applies to training only and is ignored; a GRU imports with
     ``linear_before_reset=True``, PyTorch's form. Raises TypeError for anything else and
     ValueError for a module gatedrnn cannot run exactly (e.g. weights on a meta device).
-    ``precision`` ("fp32" or "bf16") is the layer's: the weights are converted once, here.
+    ``precision`` ("fp32", "bf16" or "int8") is the layer's: the weights are converted once, here.
 
     Example::
 

@@ -247,8 +247,8 @@ def load(path: PathLike, *, precision: Optional[str] = None) -> Any:
     byte count), missing or foreign metadata, an unknown class, a configuration the
     constructor rejects, or tensors that do not match the configuration.
 
-    ``precision`` ("fp32" or "bf16") overrides the saved one; the file always holds the
-    float32 weights, so a model saved in bf16 loads back exactly in fp32 too."""
+    ``precision`` ("fp32", "bf16" or "int8") overrides the saved one; the file always holds
+    the float32 weights, so a model saved in bf16 or int8 loads back exactly in fp32 too."""
     path = _fspath(path)
     if precision is not None:
         from ._layers import _check_precision

@@ -220,7 +220,8 @@ def from_keras(layer: Any, *, num_threads: Optional[int] = None, precision: str 
     Dropout and ``recurrent_dropout`` act in training only and are ignored, as are
     ``unroll``, ``use_cudnn``, ``stateful`` and initializers / regularizers / constraints.
     gatedrnn computes in float32: a float64 or mixed-precision Keras layer gives float32
-    results (the weights are rounded to float32 once).
+    results (the weights are rounded to float32 once). ``precision`` ("fp32", "bf16" or
+    "int8") is the layer's: the weights are converted once, here.
 
     Raises TypeError for an object that is not one of the Keras layers above (subclasses
     included: they may change the computation) and ValueError for one gatedrnn cannot run

@@ -116,7 +116,7 @@ def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
     return out if out.flags.aligned else out.copy()
 
 
-PRECISIONS = ("fp32", "bf16")
+PRECISIONS = ("fp32", "bf16", "int8")
 
 
 def _check_precision(precision: Any) -> str:
@@ -495,11 +495,13 @@ class LSTM(_Recurrent):
     All run on the fused kernels. Raises ValueError / TypeError naming the argument on
     wrong shapes or dtypes.
 
-    ``precision``: "fp32" (default) or "bf16": the weights are rounded to bfloat16 once,
-    here, and each matrix product's other operand (x_t, h_{t-1}, the projection's input)
-    as it is made; sums, gate math, states, inputs and outputs stay float32
-    (``gatedrnn.reference.lstm(..., precision="bf16")`` is the same in float64). Errors
-    against fp32 are a few 1e-3 (README, "Precision"). ``state_dict()`` keeps the float32
+    ``precision``: "fp32" (default), "bf16" or "int8": the weights are converted once,
+    here (bf16: rounded to bfloat16; int8: quantised per output row, scale max|row| / 127),
+    and each matrix product's other operand (x_t, h_{t-1}, the projection's input) as it
+    is made (int8: per batch row and step); sums, gate math, states, inputs and outputs
+    stay float32 (int8 products are summed in int32). ``gatedrnn.reference.lstm(...,
+    precision=...)`` is the same in float64. Errors against fp32 are a few 1e-3 in bf16
+    and about 1e-2 in int8 (README, "Precision"). ``state_dict()`` keeps the float32
     weights.
 
     Example::
@@ -566,8 +568,8 @@ class GRU(_Recurrent):
 
     Call ``y, h_n = gru(x, h0=None, *, lengths=None)``; shapes as in :class:`LSTM`
     (H_out = hidden_size). ``reverse``, ``clip``, ``activations`` (2 per direction: f
-    for r and z, g for n) and ``precision`` as in :class:`LSTM` (bf16 also rounds r * h
-    with ``linear_before_reset=False``).
+    for r and z, g for n) and ``precision`` as in :class:`LSTM` (bf16 and int8 also
+    round r * h with ``linear_before_reset=False``).
 
     Example::
 
@@ -685,8 +687,8 @@ class GRUCell(_CellMixin, GRU):
     (weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh).
 
     ``h = cell(x, h=None)``: x (B, input_size) or (input_size,); h (B, hidden_size) or
-    (hidden_size,), zeros when None. Returns a float32 array. ``precision`` ("fp32" or
-    "bf16") as in :class:`LSTM`.
+    (hidden_size,), zeros when None. Returns a float32 array. ``precision`` ("fp32",
+    "bf16" or "int8") as in :class:`LSTM`.
 
     Example::
 

@@ -154,7 +154,7 @@ def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_thr
         node: which LSTM/GRU node: None (the graph must have exactly one), its name (str),
             or its index among the graph's LSTM/GRU nodes in graph order (int).
         num_threads: passed to the layer.
-        precision: ``"fp32"`` or ``"bf16"``, passed to the layer (weights converted once).
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"``, passed to the layer (weights converted once).
 
     Returns:
         :class:`gatedrnn.LSTM` or :class:`gatedrnn.GRU` (one layer; ``bidirectional`` for

@@ -60,7 +60,7 @@ from typing import Callable, NamedTuple, Optional, Tuple
 
 import numpy as np
 
-__all__ = ["sigmoid", "tanh", "round_bf16", "lstm_cell", "gru_cell", "lstm", "gru"]
+__all__ = ["sigmoid", "tanh", "round_bf16", "quantize_int8", "lstm_cell", "gru_cell", "lstm", "gru"]
 
 _LSTM_GATES = 4  # i, f, g, o
 _GRU_GATES = 3  # r, z, n
@@ -112,6 +112,26 @@ def round_bf16(x):
     return out.reshape(np.shape(x))[()]
 
 
+def quantize_int8(x):
+    """Each row of ``x`` (the last axis) quantised the way ``precision="int8"`` quantises
+    weights (per output row) and operands (per batch row, per step), returned dequantised
+    (float64): ``s * q`` with ``s = max|row| / 127`` and ``q = round(row / s)`` (to nearest
+    even), both in float32 arithmetic. A zero row stays zero; a row holding NaN or an
+    infinity becomes NaN.
+    """
+    a = np.atleast_1d(_as_float64("x", x))
+    with np.errstate(over="ignore", invalid="ignore"):
+        f = a.astype(np.float32)
+        finite = np.isfinite(f).all(axis=-1, keepdims=True)
+        most = np.max(np.abs(np.where(np.isfinite(f), f, 0)), axis=-1, keepdims=True)
+        s = most / np.float32(127)  # float32
+        safe = np.where(s > 0, s, np.float32(1))
+        q = np.rint(f / safe)  # float32 division, then to nearest even
+    out = np.where(s > 0, s.astype(np.float64) * q.astype(np.float64), 0.0)
+    out = np.where(finite, out, np.nan)
+    return out.reshape(np.shape(x))[()]
+
+
 def _identity(a):
     return a
 
@@ -122,7 +142,9 @@ def _operand_rounding(precision: str) -> Callable[[np.ndarray], np.ndarray]:
         return _identity
     if precision == "bf16":
         return round_bf16
-    raise ValueError(f"precision: expected 'fp32' or 'bf16', got {precision!r}")
+    if precision == "int8":
+        return quantize_int8
+    raise ValueError(f"precision: expected 'fp32', 'bf16' or 'int8', got {precision!r}")
 
 
 # --------------------------------------------------------------------------------------
@@ -477,9 +499,10 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precisio
             ``(D*L, B, H)`` (unbatched: no B axis). Either element may be None (zeros).
         batch_first: layout of ``x`` and ``y`` (not of the states).
         lengths: optional ``(B,)`` valid lengths (pack_padded_sequence semantics).
-        precision: ``"fp32"``, or ``"bf16"``: the weights (not the biases) and every
+        precision: ``"fp32"``; ``"bf16"``: the weights (not the biases) and every
             matrix product's other operand (x_t, h_{t-1}, the projection's input) pass
-            through :func:`round_bf16` first; all else is float64 as usual.
+            through :func:`round_bf16` first; ``"int8"``: through :func:`quantize_int8`
+            (weights per output row, operands per batch row); all else is float64.
 
     Returns:
         ``(y, (h_n, c_n))`` as float64 arrays: ``y`` is ``(T, B, D*H_out)`` (or
@@ -520,7 +543,7 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
         lengths: optional ``(B,)`` valid lengths (pack_padded_sequence semantics).
         linear_before_reset: True is PyTorch's GRU; False the original GRU (ONNX lbr=0),
             see the module docstring.
-        precision: ``"fp32"`` or ``"bf16"`` (see :func:`lstm`; GRU's operands are x_t,
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :func:`lstm`; GRU's operands are x_t,
             h_{t-1} and, with ``linear_before_reset=False``, r * h).
 
     Returns:
@@ -570,7 +593,7 @@ def lstm_cell(x, state_dict, state=None, *, precision="fp32"):
         state_dict: ``weight_ih`` ``(4H, I)``, ``weight_hh`` ``(4H, H)`` and optionally
             ``bias_ih``, ``bias_hh`` ``(4H,)``.
         state: ``(h, c)``, each ``(B, H)`` (unbatched ``(H,)``), or None (zeros).
-        precision: ``"fp32"`` or ``"bf16"`` (see :func:`lstm`).
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :func:`lstm`).
 
     Returns:
         ``(h', c')`` float64, each shaped like ``h``.
@@ -598,7 +621,7 @@ def gru_cell(x, state_dict, h=None, *, linear_before_reset=True, precision="fp32
             ``bias_ih``, ``bias_hh`` ``(3H,)``.
         h: ``(B, H)`` (unbatched ``(H,)``) or None (zeros).
         linear_before_reset: see the module docstring.
-        precision: ``"fp32"`` or ``"bf16"`` (see :func:`gru`).
+        precision: ``"fp32"``, ``"bf16"`` or ``"int8"`` (see :func:`gru`).
 
     Returns:
         ``h'`` float64, shaped like ``h``.

@@ -12,13 +12,24 @@
 // whole cache lines. The input projection's GEMM reads its panel gate-major instead (see
 // GemmArgs).
 //
-// bf16 panels have the same shape with every 32-bit element holding a pair of bfloat16
+// bf16 and int8 panels have the same shape with every 32-bit element holding a pair of
+// bfloat16 or a quad of int8 weights (below); int8 panels also carry, per output, the
+// weight scale and the int32 start value of the sums (scale, comp: [nblocks][G][16]).
+//
+// bf16 panels: every 32-bit element holds a pair of bfloat16
 // weights, W[.][2k'] in the low half and W[.][2k' + 1] in the high half (K' = ceil(K / 2)
 // such k'-rows, the odd K padded with a zero weight). Their operands (x, h_prev, the
 // scratch rows) are rows of such pairs too, rounded to bfloat16 when written (to_bf16).
 // Each k'-row adds the odd product, then the even one, to the fp32 accumulator: the
 // order and the roundings of vdpbf16ps (measured on Zen 4), so the AVX512_BF16 kernels
 // and the widening ones (AVX-512F, AVX2, portable) give the same sums.
+//
+// int8 panels: every 32-bit element holds W[.][4k' + j] as signed bytes j = 0..3 (K' =
+// ceil(K / 4) k'-rows, padded with zeros); operands hold u8 = q + 128 likewise. vpdpbusd
+// (or its exact emulation on 16-bit lanes) adds the four u8 * s8 products into an int32
+// that starts at comp = -128 * sum_k W_q[o][k], which leaves sum_k q[k] * W_q[o][k]; the
+// epilogue dequantises it: a_scale * w_scale[o] * float(sum) + start. Integer sums are
+// exact, so every ISA gets the same pre-activations.
 //
 // Kernels are plain functions over raw pointers: they never allocate, throw or fail.
 // Each output is one chain of multiply-adds in k order starting from its start value
@@ -33,6 +44,14 @@ namespace gatedrnn {
 
 inline constexpr int kBlock = 16;  // output units per panel block (= floats per zmm)
 
+// How the weights are stored and multiplied. fp32: as given. bf16: weights rounded to
+// bfloat16 once; each product's other operand (x_t, h_{t-1}, the LSTM projection's m or
+// GRU's r * h) rounded to bfloat16 as it is made. int8: weights quantised once to int8
+// per output row (symmetric, scale max|row| / 127); each operand quantised per row as it
+// is used (u8 = round(a / s) + 128, s = max|a| / 127). Sums in fp32 (int32 for int8);
+// gate math and states in fp32.
+enum class Precision { fp32, bf16, int8 };
+
 inline constexpr int num_blocks(int n) { return (n + kBlock - 1) / kBlock; }
 
 // A packed weight matrix: G gates of N outputs each, K inputs.
@@ -42,6 +61,8 @@ struct PanelView {
     int G = 0;                    // gates interleaved per block
     int N = 0;                    // outputs per gate (unpadded)
     int lanes = kBlock;           // sub-block width (the step kernels' vector lanes)
+    const float* scale = nullptr; // int8: per-output weight scales, [nblocks][G][16]
+    const float* comp = nullptr;  // int8: per-output int32 start values (bits), [nblocks][G][16]
     int nblocks() const { return num_blocks(N); }
     const float* block(int b) const { return data + static_cast<ptrdiff_t>(b) * K * G * kBlock; }
 };
@@ -62,6 +83,7 @@ struct GemmArgs {
     const float* bias = nullptr;  // [nblocks][G][16] or null for zero
     float* c = nullptr;           // row m at c + m * ldc, block b at + b * G * 16
     ptrdiff_t ldc = 0;
+    const float* a_scale = nullptr;  // int8: row m's operand scale at a_scale[m]
 };
 
 // The activation functions of the ONNX recurrent operators. sigmoid and tanh run
@@ -95,6 +117,9 @@ struct CellOptions {
 // bf16 kernels read their operand from op_prev (h_prev as bf16 pairs) or op_scratch, and
 // whatever they write to h_next or scratch they also write, as bf16 pairs, to op_next or
 // op_scratch: the next product's operand. x (kx > 0) is in bf16 pairs too.
+// int8 kernels read op_prev (h_prev quantised) or op_scratch, with row i's scale at
+// op_scale[i]; the driver quantises them (every thread whole rows, so no scale depends
+// on the thread split). int8 never folds the input projection (kx = 0).
 struct StepRows {
     int n = 0;
     const float* const* h_prev = nullptr;  // K floats: the state the recurrent product reads
@@ -109,6 +134,7 @@ struct StepRows {
     const float* const* op_prev = nullptr; // bf16: h_prev as pairs (the operand)
     float* const* op_next = nullptr;       // bf16: h_next as pairs
     float* const* op_scratch = nullptr;    // bf16: scratch as pairs (the projection's operand)
+    const float* op_scale = nullptr;       // int8: the operand scale of each row
 };
 
 // One step kernel's work: rows x the hidden blocks [blk_begin, blk_end) of panel w.
@@ -161,10 +187,16 @@ struct KernelTable {
     int lanes;  // floats per vector: the sub-block width its step kernels' panels need
     PrecisionKernels f32;
     PrecisionKernels bf16;
+    PrecisionKernels int8;
     const char* bf16_method;  // "vdpbf16ps" or "widened to fp32"
+    const char* int8_method;  // "vpdpbusd" or "widened to int16"
     // y[j] = x[2j] | x[2j+1] << 16 as bf16 (round to nearest even, denormals to zero,
     // NaN kept quiet) for j < ceil(n / 2); an odd n pairs the last x with zero.
     void (*to_bf16)(const float* x, float* y, ptrdiff_t n) noexcept;
+    // Quantises x[0, n) to u8 quads in y (ceil(n / 4) elements, padded with 128): returns
+    // s = max|x| / 127 and stores round(x / s) + 128 (to nearest even); all 128 and s = 0
+    // for a zero row; NaN for a row holding NaN or infinity.
+    float (*quantize_u8)(const float* x, float* y, ptrdiff_t n) noexcept;
     // Elementwise activations, exposed for accuracy tests.
     void (*sigmoid_f32)(const float* x, float* y, ptrdiff_t n) noexcept;
     void (*tanh_f32)(const float* x, float* y, ptrdiff_t n) noexcept;
@@ -174,7 +206,7 @@ namespace scalar { extern const KernelTable kernels; }
 #if defined(GATEDRNN_HAVE_X86_KERNELS)
 namespace avx2 { extern const KernelTable kernels; }
 namespace avx512 { extern const KernelTable kernels; }
-namespace avx512bf16 { extern const KernelTable kernels; }  // avx512 with AVX512_BF16
+namespace avx512_bf16_vnni { extern const KernelTable kernels; }  // avx512 + AVX512_BF16, AVX512_VNNI
 #endif
 
 }  // namespace gatedrnn

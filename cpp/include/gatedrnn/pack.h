@@ -33,8 +33,13 @@ private:
 struct Panel {
     AlignedBuffer buf;
     int K = 0, G = 0, N = 0;
-    int lanes = kBlock;  // sub-block width (step panels)
-    PanelView view() const { return PanelView{buf.data(), K, G, N, lanes}; }
+    int lanes = kBlock;   // sub-block width (step panels)
+    AlignedBuffer scale;  // int8: per-output weight scales, [nblocks][G][16]
+    AlignedBuffer comp;   // int8: per-output int32 start values (bits), [nblocks][G][16]
+    PanelView view() const {
+        return PanelView{buf.data(), K, G, N, lanes, scale.size() ? scale.data() : nullptr,
+                         comp.size() ? comp.data() : nullptr};
+    }
 };
 
 // Packs gates first_gate .. first_gate + G - 1 of a PyTorch matrix W with rows
@@ -46,6 +51,12 @@ Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_
 
 // The same in bf16 (kernels.h): K' = ceil(K / 2) k-rows of bf16 pairs.
 Panel pack_panel_bf16(const float* w, int N, int K, int first_gate, int G, bool gate_major = false,
+                      int lanes = kBlock);
+
+// The same in int8 (kernels.h): each output row quantised symmetrically (scale max|row| /
+// 127, round to nearest even), K' = ceil(K / 4) k'-rows of quads, and the per-output
+// scale and start value -128 * sum_k q[k].
+Panel pack_panel_int8(const float* w, int N, int K, int first_gate, int G, bool gate_major = false,
                       int lanes = kBlock);
 
 // The same step panel with sub-blocks of `lanes` units (for kernels of another width).

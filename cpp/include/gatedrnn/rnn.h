@@ -15,11 +15,6 @@ namespace gatedrnn {
 
 enum class CellType { lstm, gru };
 
-// How the weights are stored and multiplied (kernels.h). fp32: as given. bf16: weights
-// rounded to bfloat16 once, at construction; each product's operands (x_t, h_{t-1}, and
-// the projection's m or GRU's r * h) rounded to bfloat16 as they are made; sums, gate
-// math and states in fp32.
-enum class Precision { fp32, bf16 };
 
 struct NetworkConfig {
     CellType cell = CellType::lstm;

@@ -89,4 +89,25 @@ inline void store_bf16(float* p, V v) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(packed));
 }
 
+// ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
+inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
+inline __m256i bits(V v) { return _mm256_castps_si256(v.v); }
+inline V from_bits(__m256i i) { return {_mm256_castsi256_ps(i)}; }
+// The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
+inline V w_even_s16(V p) { return from_bits(_mm256_srai_epi16(_mm256_slli_epi16(bits(p), 8), 8)); }
+inline V w_odd_s16(V p) { return from_bits(_mm256_srai_epi16(bits(p), 8)); }
+inline V x_even_u16(V p) { return from_bits(_mm256_srli_epi16(_mm256_slli_epi16(bits(p), 8), 8)); }
+inline V x_odd_u16(V p) { return from_bits(_mm256_srli_epi16(bits(p), 8)); }
+// acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
+inline V madd_add(V acc, V w, V x) { return from_bits(_mm256_add_epi32(bits(acc), _mm256_madd_epi16(bits(w), bits(x)))); }
+inline V int_to_float(V acc) { return {_mm256_cvtepi32_ps(bits(acc))}; }
+// round(x) to nearest even, + 128, as int32 lanes; stored as kLanes bytes at p.
+inline void store_u8(float* p, V x) {
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x.v), _mm256_set1_epi32(128));
+    const __m256i w16 = _mm256_packus_epi32(q, q);     // per 128-bit half: q0-3 q0-3 | q4-7 q4-7
+    const __m256i b8 = _mm256_packus_epi16(w16, w16);  // bytes: q0-3 x4 | q4-7 x4
+    const __m256i both = _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));
+    _mm_storel_epi64(reinterpret_cast<__m128i*>(p), _mm256_castsi256_si128(both));
+}
+
 }  // namespace gatedrnn::avx2

@@ -6,10 +6,12 @@
 
 #include <cstdint>
 
-// Compiled twice: as gatedrnn::avx512, and with -mavx512bf16 as gatedrnn::avx512bf16, whose
-// bf16 kernels use vdpbf16ps (kernels_avx512bf16.cpp).
-#if defined(__AVX512BF16__)
-namespace gatedrnn::avx512bf16 {
+// Compiled twice: as gatedrnn::avx512, and with -mavx512bf16 -mavx512vnni as
+// gatedrnn::avx512_bf16_vnni, whose bf16 and int8 kernels use vdpbf16ps and vpdpbusd
+// (kernels_avx512_bf16_vnni.cpp).
+#if defined(__AVX512BF16__) && defined(__AVX512VNNI__)
+#define GATEDRNN_AVX512_DOT 1
+namespace gatedrnn::avx512_bf16_vnni {
 #else
 namespace gatedrnn::avx512 {
 #endif
@@ -66,7 +68,7 @@ inline V odd_half(V p) {
     return {_mm512_castsi512_ps(_mm512_and_si512(_mm512_castps_si512(p.v), _mm512_set1_epi32(-65536)))};
 }
 inline V even_half(V p) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(p.v), 16))}; }
-#if defined(__AVX512BF16__)
+#if defined(GATEDRNN_AVX512_DOT)
 inline constexpr bool kNativeBf16 = true;
 // acc + w_odd * x_odd + w_even * x_even, rounded after each add (tile.h).
 inline V dot2(V acc, V w, V x) {
@@ -93,8 +95,33 @@ inline void store_bf16(float* p, V v) {
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(bf16_lanes(v)));
 }
 
-#if defined(__AVX512BF16__)
-}  // namespace gatedrnn::avx512bf16
+// ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
+inline __m512i bits(V v) { return _mm512_castps_si512(v.v); }
+inline V from_bits(__m512i i) { return {_mm512_castsi512_ps(i)}; }
+#if defined(GATEDRNN_AVX512_DOT)
+inline constexpr bool kNativeInt8 = true;
+// acc + the four u8 (x) * s8 (w) products of each lane, in int32 (exact).
+inline V dot4(V acc, V w, V x) { return from_bits(_mm512_dpbusd_epi32(bits(acc), bits(x), bits(w))); }
+#else
+inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
+#endif
+// The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
+inline V w_even_s16(V p) { return from_bits(_mm512_srai_epi16(_mm512_slli_epi16(bits(p), 8), 8)); }
+inline V w_odd_s16(V p) { return from_bits(_mm512_srai_epi16(bits(p), 8)); }
+inline V x_even_u16(V p) { return from_bits(_mm512_srli_epi16(_mm512_slli_epi16(bits(p), 8), 8)); }
+inline V x_odd_u16(V p) { return from_bits(_mm512_srli_epi16(bits(p), 8)); }
+// acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
+inline V madd_add(V acc, V w, V x) { return from_bits(_mm512_add_epi32(bits(acc), _mm512_madd_epi16(bits(w), bits(x)))); }
+inline V int_to_float(V acc) { return {_mm512_cvtepi32_ps(bits(acc))}; }
+// round(x) to nearest even, + 128, as int32 lanes; stored as kLanes bytes at p.
+inline void store_u8(float* p, V x) {
+    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x.v), _mm512_set1_epi32(128));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(q));
+}
+
+#if defined(GATEDRNN_AVX512_DOT)
+#undef GATEDRNN_AVX512_DOT
+}  // namespace gatedrnn::avx512_bf16_vnni
 #else
 }  // namespace gatedrnn::avx512
 #endif

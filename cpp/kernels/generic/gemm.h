@@ -5,33 +5,43 @@
 //
 // The tile is kGemmRows rows x kGemmCols vectors of a block's G * 16 outputs, the classic
 // register-blocked micro-kernel; the panel is gate-major, so each of its weight vectors
-// runs through k contiguously (16 floats per k). With kBf16, panel and A hold bf16 pairs
-// (tile.h's accumulate) and K counts pairs.
+// runs through k contiguously (16 floats per k). In bf16 and int8, panel and A hold pairs
+// or quads (tile.h's accumulate) and K counts them; int8 sums start from the panel's
+// comp and are dequantised with row m's a_scale[m] before the bias is added.
 
-template <int G, int MR, bool kBf16>
+template <int G, int MR, Precision P>
 inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
     constexpr int NC = kGemmCols<G>;
     V acc[MR][NC];
     const float* x[MR];
     const float* col[NC];
     const ptrdiff_t row_off = static_cast<ptrdiff_t>(b) * G * kBlock + c0 * kLanes;
+    const auto bias = [&](int c) { return args.bias ? load(args.bias + row_off + c * kLanes) : zero(); };
     for (int r = 0; r < MR; ++r) {
         const int m = args.m_begin + i0 + r;
         x[r] = args.a + (m / args.rows_per_t) * args.a_st + (m % args.rows_per_t) * args.a_sb;
-        for (int c = 0; c < NC; ++c) acc[r][c] = args.bias ? load(args.bias + row_off + c * kLanes) : zero();
+        for (int c = 0; c < NC; ++c)
+            acc[r][c] = P == Precision::int8 ? load(args.w.comp + row_off + c * kLanes) : bias(c);
     }
     for (int c = 0; c < NC; ++c) {
         const int v = c0 + c;  // vector v of the block's outputs: gate v / kSub
         col[c] = args.w.block(b) + static_cast<ptrdiff_t>(v / kSub) * args.w.K * kBlock + (v % kSub) * kLanes;
     }
-    accumulate<MR, NC, 0, kBf16>(acc, x, col, kBlock, args.w.K);
+    accumulate<MR, NC, 0, P>(acc, x, col, kBlock, args.w.K);
     for (int r = 0; r < MR; ++r) {
-        float* out = args.c + static_cast<ptrdiff_t>(args.m_begin + i0 + r) * args.ldc + row_off;
-        for (int c = 0; c < NC; ++c) store(out + c * kLanes, acc[r][c]);
+        const int m = args.m_begin + i0 + r;
+        float* out = args.c + static_cast<ptrdiff_t>(m) * args.ldc + row_off;
+        for (int c = 0; c < NC; ++c) {
+            V y = acc[r][c];
+            if constexpr (P == Precision::int8)
+                y = add(mul(int_to_float(y), mul(broadcast(args.a_scale[m]), load(args.w.scale + row_off + c * kLanes))),
+                        bias(c));
+            store(out + c * kLanes, y);
+        }
     }
 }
 
-template <int G, bool kBf16>
+template <int G, Precision P>
 inline void gemm_gates(const GemmArgs& args) {
     constexpr int MR = kGemmRows<G>;
     constexpr int NC = kGemmCols<G>;
@@ -46,22 +56,22 @@ inline void gemm_gates(const GemmArgs& args) {
         for (int b = args.blk_begin; b < args.blk_end; ++b) {
             int i = m0;
             for (; i + MR <= m1; i += MR)
-                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR, kBf16>(args, i, b, c0);
+                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR, P>(args, i, b, c0);
             if (i < m1)
                 with_rows<MR - 1>(m1 - i, [&](auto rows) {
-                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value, kBf16>(args, i, b, c0);
+                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value, P>(args, i, b, c0);
                 });
         }
     }
 }
 
-template <bool kBf16>
+template <Precision P>
 inline void gemm(const GemmArgs& args) {
     switch (args.w.G) {
-        case 1: gemm_gates<1, kBf16>(args); break;
-        case 2: gemm_gates<2, kBf16>(args); break;
-        case 3: gemm_gates<3, kBf16>(args); break;
-        case 4: gemm_gates<4, kBf16>(args); break;
+        case 1: gemm_gates<1, P>(args); break;
+        case 2: gemm_gates<2, P>(args); break;
+        case 3: gemm_gates<3, P>(args); break;
+        case 4: gemm_gates<4, P>(args); break;
         default: break;  // packers only make G in 1..4
     }
 }

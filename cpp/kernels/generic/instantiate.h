@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 
 #include "gatedrnn/kernels.h"
@@ -21,7 +22,6 @@ namespace {
 #include "gemm.h"
 #include "lstm_step.h"
 #include "gru_step.h"
-#undef GATEDRNN_WITH_OPTIONS
 }  // namespace
 #include "kernel_table.h"
 }  // namespace gatedrnn::GATEDRNN_ISA

@@ -10,17 +10,21 @@
 //
 // With CellOptions (ONNX), peepholes, clip, input_forget and any activation (kernels.h).
 
-template <bool kOptions, bool kBf16>
+template <bool kOptions, Precision P>
 inline void lstm_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return kBf16 ? rows.op_prev[i] : rows.h_prev[i]; };
+    const auto a = [&](int i) { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
     const auto init = [&](int i, int u, V* acc) {
-        for (int g = 0; g < 4; ++g) acc[g] = load(rows.gx[i] + gate_offset(u, g, 4));
+        for (int g = 0; g < 4; ++g) acc[g] = sum_start<P>(s.w, u, g, load(rows.gx[i] + gate_offset(u, g, 4)));
     };
-    const auto epi = [&](int i, int u, const V* acc) {
+    const auto epi = [&](int i, int u, const V* sums) {
         const int at = u * kLanes;
+        V acc[4];
+        for (int g = 0; g < 4; ++g)
+            acc[g] = pre_activation<P>(s.w, u, g, sums[g], P == Precision::int8 ? rows.op_scale[i] : 0.0f,
+                                       load(rows.gx[i] + gate_offset(u, g, 4)));
         float* c = rows.c[i] + at;
         V c_new, h;
         if constexpr (!kOptions) {
@@ -50,33 +54,31 @@ inline void lstm_step(const StepArgs& s) {
         store(c, c_new);
         if (s.write_m) {
             store(rows.scratch[i] + at, h);
-            store_operand<kBf16>(rows.op_scratch[i], at, h);
+            store_operand<P>(rows.op_scratch[i], at, h);
         } else {
             store(rows.h_next[i] + at, h);
-            store_operand<kBf16>(rows.op_next[i], at, h);
+            store_operand<P>(rows.op_next[i], at, h);
             store_valid(rows.y[i] + at, h, H - at);
         }
     };
-    step_loop<4, true, kBf16>(s, a, init, epi);
+    step_loop<4, P != Precision::int8, P>(s, a, init, epi);  // int8 never folds (kernels.h)
 }
-
-inline void lstm_step_f32(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, false, s); }
-inline void lstm_step_bf16(const StepArgs& s) { GATEDRNN_WITH_OPTIONS(lstm_step, true, s); }
 
 // LSTM projection (proj_size > 0): h = W_hr m, with m = o * tanh(c) from the step above.
-template <bool kBf16>
+template <Precision P>
 inline void lstm_proj(const StepArgs& s) {
     const StepRows& rows = s.rows;
-    const int P = s.w.N;
-    const auto a = [&](int i) { return static_cast<const float*>(kBf16 ? rows.op_scratch[i] : rows.scratch[i]); };
-    const auto init = [&](int, int, V* acc) { acc[0] = zero(); };
-    const auto epi = [&](int i, int u, const V* acc) {
-        const int at = u * kLanes;
-        store(rows.h_next[i] + at, acc[0]);
-        store_operand<kBf16>(rows.op_next[i], at, acc[0]);
-        store_valid(rows.y[i] + at, acc[0], P - at);
+    const int N = s.w.N;  // proj_size
+    const auto a = [&](int i) {
+        return static_cast<const float*>(P == Precision::fp32 ? rows.scratch[i] : rows.op_scratch[i]);
     };
-    step_loop<1, false, kBf16>(s, a, init, epi);
+    const auto init = [&](int, int u, V* acc) { acc[0] = sum_start<P>(s.w, u, 0, zero()); };
+    const auto epi = [&](int i, int u, const V* sums) {
+        const int at = u * kLanes;
+        const V h = pre_activation<P>(s.w, u, 0, sums[0], P == Precision::int8 ? rows.op_scale[i] : 0.0f, zero());
+        store(rows.h_next[i] + at, h);
+        store_operand<P>(rows.op_next[i], at, h);
+        store_valid(rows.y[i] + at, h, N - at);
+    };
+    step_loop<1, false, P>(s, a, init, epi);
 }
-inline void lstm_proj_f32(const StepArgs& s) { lstm_proj<false>(s); }
-inline void lstm_proj_bf16(const StepArgs& s) { lstm_proj<true>(s); }

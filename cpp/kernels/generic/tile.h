@@ -28,10 +28,13 @@ inline ptrdiff_t gate_offset(int u, int g, int G) {
 inline constexpr int kPrefetchRows = 32;
 
 //
-// With kBf16 every 32-bit element, weight or operand, is a pair of bfloat16 (kernels.h),
-// and K counts pairs. Each pair adds the odd product, then the even one: one vdpbf16ps
-// (kNativeBf16), or two multiply-adds of the halves widened to fp32. A product of two
-// bfloat16 is exact in fp32, so both round the same sums the same way.
+// bf16 and int8 (kernels.h): every 32-bit element, weight or operand, is a pair of
+// bfloat16 or a quad of int8, and K counts them. bf16 adds each pair's odd product, then
+// its even one: one vdpbf16ps (kNativeBf16), or two multiply-adds of the halves widened
+// to fp32; a product of two bfloat16 is exact in fp32, so both round the same sums the
+// same way. int8 adds the quad's four u8 * s8 products to an int32 accumulator: one
+// vpdpbusd (kNativeInt8), or two vpmaddwd over the even and the odd bytes widened to 16
+// bits; integer sums are exact in any order.
 struct Identity {
     V operator()(V v) const { return v; }
 };
@@ -41,35 +44,59 @@ struct OddHalf {  // the pair's high bfloat16 (element 2k' + 1) as an fp32
 struct EvenHalf {  // the low one (element 2k')
     V operator()(V v) const { return even_half(v); }
 };
+struct FusedMultiplyAdd {
+    V operator()(V w, V x, V acc) const { return fmadd(w, x, acc); }
+};
 
-// acc[r][c] += widen(a[r][k]) * widen(col[c][k]): one k-row of the fp32 loop.
-template <int MR, int NC, class Widen>
+// acc[r][c] = mac(widen_w(col[c][k]), widen_x(a[r][k]), acc[r][c]): one k-row.
+template <int MR, int NC, class WidenW, class WidenX, class Mac>
 inline void multiply_add_row(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
-                             ptrdiff_t offset, int k, const Widen& widen) {
+                             ptrdiff_t offset, int k, const WidenW& widen_w, const WidenX& widen_x,
+                             const Mac& mac) {
     if constexpr (NC <= MR) {
         V w[NC];
 #pragma GCC unroll 16
-        for (int c = 0; c < NC; ++c) w[c] = widen(load(col[c] + offset));
+        for (int c = 0; c < NC; ++c) w[c] = widen_w(load(col[c] + offset));
 #pragma GCC unroll 8
         for (int r = 0; r < MR; ++r) {
-            const V x = widen(broadcast(a[r][k]));
+            const V x = widen_x(broadcast(a[r][k]));
 #pragma GCC unroll 16
-            for (int c = 0; c < NC; ++c) acc[r][c] = fmadd(w[c], x, acc[r][c]);
+            for (int c = 0; c < NC; ++c) acc[r][c] = mac(w[c], x, acc[r][c]);
         }
     } else {
         V x[MR];
 #pragma GCC unroll 8
-        for (int r = 0; r < MR; ++r) x[r] = widen(broadcast(a[r][k]));
+        for (int r = 0; r < MR; ++r) x[r] = widen_x(broadcast(a[r][k]));
 #pragma GCC unroll 16
         for (int c = 0; c < NC; ++c) {
-            const V w = widen(load(col[c] + offset));
+            const V w = widen_w(load(col[c] + offset));
 #pragma GCC unroll 8
-            for (int r = 0; r < MR; ++r) acc[r][c] = fmadd(w, x[r], acc[r][c]);
+            for (int r = 0; r < MR; ++r) acc[r][c] = mac(w, x[r], acc[r][c]);
         }
     }
 }
 
-template <int MR, int NC, int NPF = 0, bool kBf16 = false>
+// One k-row in two halves (bf16: the odd then the even element of each pair; int8: the
+// even then the odd bytes). The second half loads its operands again (from L1) through
+// indices the compiler cannot see are the same: keeping the first half's raw operands
+// in registers for it would spill the accumulators on AVX2.
+template <int MR, int NC, class W1, class X1, class W2, class X2, class Mac>
+inline void multiply_add_halves(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
+                                ptrdiff_t stride, int k, const W1& w1, const X1& x1, const W2& w2, const X2& x2,
+                                const Mac& mac) {
+    multiply_add_row(acc, a, col, k * stride, k, w1, x1, mac);
+    int k2 = k;
+    ptrdiff_t offset2 = k * stride;
+    asm("" : "+r"(k2), "+r"(offset2));
+    multiply_add_row(acc, a, col, offset2, k2, w2, x2, mac);
+}
+
+// Whether an ISA multiplies this precision's elements in one instruction (the others
+// widen them to fp32 or 16-bit lanes first).
+template <Precision P>
+inline constexpr bool kNative = P == Precision::fp32 || (P == Precision::bf16 ? kNativeBf16 : kNativeInt8);
+
+template <int MR, int NC, int NPF = 0, Precision P = Precision::fp32>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
                        ptrdiff_t stride, int K) {
     // A stream's k-row: NC / NPF vectors from col[first column], on this many cache lines.
@@ -81,34 +108,43 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
                                                                  (k + kPrefetchRows) * stride * sizeof(float) +
                                                                  line * 64));
     };
-    if constexpr (kBf16 && !kNativeBf16) {  // two k-rows per pair already: not unrolled further
+    if constexpr (!kNative<P>) {  // two k-rows per element already: not unrolled further
         for (int k = 0; k < K; ++k) {
             prefetch(k);
-            multiply_add_row(acc, a, col, k * stride, k, OddHalf{});
-            // The even half loads its operands again (from L1) through indices the
-            // compiler cannot see are the same: keeping the odd half's raw operands in
-            // registers for it would spill the accumulators on AVX2.
-            int k2 = k;
-            ptrdiff_t offset2 = k * stride;
-            asm("" : "+r"(k2), "+r"(offset2));
-            multiply_add_row(acc, a, col, offset2, k2, EvenHalf{});
+            if constexpr (P == Precision::bf16) {
+                multiply_add_halves(acc, a, col, stride, k, OddHalf{}, OddHalf{}, EvenHalf{}, EvenHalf{},
+                                    FusedMultiplyAdd{});
+            } else {
+                const auto w_even = [](auto v) { return w_even_s16(v); };
+                const auto w_odd = [](auto v) { return w_odd_s16(v); };
+                const auto x_even = [](auto v) { return x_even_u16(v); };
+                const auto x_odd = [](auto v) { return x_odd_u16(v); };
+                const auto mac = [](auto w, auto x, auto s) { return madd_add(s, w, x); };
+                multiply_add_halves(acc, a, col, stride, k, w_even, x_even, w_odd, x_odd, mac);
+            }
         }
-        return;
-    }
+    } else {
 #pragma GCC unroll 2
-    for (int k = 0; k < K; ++k) {
-        prefetch(k);
-        if constexpr (!kBf16) {
-            multiply_add_row(acc, a, col, k * stride, k, Identity{});
-        } else if constexpr (kNativeBf16) {
-            V x[MR];
+        for (int k = 0; k < K; ++k) {
+            prefetch(k);
+            if constexpr (P == Precision::fp32) {
+                multiply_add_row(acc, a, col, k * stride, k, Identity{}, Identity{}, FusedMultiplyAdd{});
+            } else {
+                V x[MR];
 #pragma GCC unroll 8
-            for (int r = 0; r < MR; ++r) x[r] = broadcast(a[r][k]);
+                for (int r = 0; r < MR; ++r) x[r] = broadcast(a[r][k]);
 #pragma GCC unroll 16
-            for (int c = 0; c < NC; ++c) {
-                const V w = load(col[c] + k * stride);
+                for (int c = 0; c < NC; ++c) {
+                    const V w = load(col[c] + k * stride);
 #pragma GCC unroll 8
-                for (int r = 0; r < MR; ++r) acc[r][c] = dot2(acc[r][c], w, x[r]);
+                    for (int r = 0; r < MR; ++r) {
+                        if constexpr (P == Precision::bf16) {
+                            acc[r][c] = dot2(acc[r][c], w, x[r]);
+                        } else {
+                            acc[r][c] = dot4(acc[r][c], w, x[r]);
+                        }
+                    }
+                }
             }
         }
     }
@@ -146,7 +182,7 @@ struct NoBoundary {
     void operator()(int, int, V*) const {}
 };
 
-template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, bool kBf16 = false, class A, class Init,
+template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, Precision P = Precision::fp32, class A, class Init,
           class Epi, class Bnd = NoBoundary>
 inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
                       float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0,
@@ -175,7 +211,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
         if (k < kx) {
             const int k_end = std::min(k1, kx);
             for (int r = 0; r < MR; ++r) x[r] = xin[i0 + r] + k;
-            accumulate<MR, NU * G, kPrefetch, kBf16>(acc, x, col, stride, k_end - k);
+            accumulate<MR, NU * G, kPrefetch, P>(acc, x, col, stride, k_end - k);
             for (auto& p : col) p += (k_end - k) * stride;
             k = k_end;
             if (k == kx)
@@ -185,7 +221,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
     }
     if (k < k1) {
         for (int r = 0; r < MR; ++r) x[r] = a(i0 + r) + (k - kx);
-        accumulate<MR, NU * G, kPrefetch, kBf16>(acc, x, col, stride, k1 - k);
+        accumulate<MR, NU * G, kPrefetch, P>(acc, x, col, stride, k1 - k);
     }
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
@@ -219,7 +255,7 @@ inline void for_row_tiles(int n, const F& f) {
 
 // s.rows.n rows x blocks [s.blk_begin, s.blk_end) of s.w. With kInput, the first s.kx
 // k-rows of s.w multiply s.rows.x, and bnd sees the sums where they end (see step_tile).
-template <int G, bool kInput = false, bool kBf16 = false, class A, class Init, class Epi, class Bnd = NoBoundary>
+template <int G, bool kInput = false, Precision P = Precision::fp32, class A, class Init, class Epi, class Bnd = NoBoundary>
 inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi& epi, const Bnd& bnd = Bnd{}) {
     const PanelView& w = s.w;
     const int n = s.rows.n, K = w.K;
@@ -230,8 +266,8 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
         int u = u_begin;
         for (; u + kGemvGroups <= u_end; u += kGemvGroups)
-            step_tile<G, 1, kGemvGroups, true, kInput, kBf16>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
-        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput, kBf16>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+            step_tile<G, 1, kGemvGroups, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
         return;
     }
     constexpr int MR = kStepRows<G>;
@@ -241,10 +277,10 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
             const int k1 = std::min(K, k0 + kc);
             for_row_tiles<MR>(n, [&](int i, int rows) {
                 if (rows == MR) {
-                    step_tile<G, MR, 1, false, kInput, kBf16>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
+                    step_tile<G, MR, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
                 } else {
                     with_rows<MR - 1>(rows, [&](auto r) {
-                        step_tile<G, decltype(r)::value, 1, false, kInput, kBf16>(i, u, w, a, init, epi, partial, k0, k1,
+                        step_tile<G, decltype(r)::value, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1,
                                                                             xin, kx, bnd);
                     });
                 }
@@ -261,20 +297,37 @@ inline void store_valid(float* p, V v, int valid) {
     }
 }
 
-// Writes v (kLanes units from unit `at`) as bf16 pairs to an operand row, in bf16 kernels.
-template <bool kBf16>
+// Writes v (kLanes units from unit `at`) as bf16 pairs to an operand row, in bf16 kernels
+// (int8 operands are quantised by the driver, from whole rows).
+template <Precision P>
 inline void store_operand(float* row, int at, V v) {
-    if constexpr (kBf16) store_bf16(row + at / 2, v);
+    if constexpr (P == Precision::bf16) store_bf16(row + at / 2, v);
+}
+
+// The start of a sum: in int8, the panel's int32 start value (comp) of output (u, g);
+// otherwise `start`, the bias or projected input.
+template <Precision P>
+inline V sum_start(const PanelView& w, int u, int g, V start) {
+    if constexpr (P == Precision::int8) return load(w.comp + gate_offset(u, g, w.G));
+    return start;
+}
+// A finished sum as an fp32 pre-activation: in int8, start + float(sum) * a_scale *
+// w_scale (a multiply and an add, the same on every ISA); otherwise the sum itself.
+template <Precision P>
+inline V pre_activation(const PanelView& w, int u, int g, V sum, float a_scale, V start) {
+    if constexpr (P == Precision::int8)
+        return add(mul(int_to_float(sum), mul(broadcast(a_scale), load(w.scale + gate_offset(u, g, w.G)))), start);
+    return sum;
 }
 
 // Step kernels are templates on whether CellOptions are given: kernel<true> with options,
 // kernel<false> (PyTorch's cell, no option tested in the epilogue) without; and on the
 // precision of their panels and operands.
-#define GATEDRNN_WITH_OPTIONS(kernel, bf16, s) \
-    do {                                       \
-        if ((s).options) {                     \
-            kernel<true, bf16>(s);             \
-        } else {                               \
-            kernel<false, bf16>(s);            \
-        }                                      \
+#define GATEDRNN_WITH_OPTIONS(kernel, precision, s) \
+    do {                                            \
+        if ((s).options) {                          \
+            kernel<true, precision>(s);             \
+        } else {                                    \
+            kernel<false, precision>(s);            \
+        }                                           \
     } while (0)

@@ -4,6 +4,7 @@
 // then an add: baseline x86-64 has no FMA.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 
@@ -11,6 +12,7 @@ namespace gatedrnn::scalar {
 
 typedef float f4 __attribute__((vector_size(16)));
 typedef int32_t i4 __attribute__((vector_size(16)));
+typedef uint32_t u4 __attribute__((vector_size(16)));
 
 // Lanes per vector and register blocking of generic/tile.h. Eight lanes keep an LSTM
 // group's four accumulators within 8 of the 16 SSE registers of baseline x86-64.
@@ -119,6 +121,29 @@ inline void store_bf16(float* p, V v) {
         const uint32_t pair = bf16_bits(x[2 * k]) | bf16_bits(x[2 * k + 1]) << 16;
         std::memcpy(p + k, &pair, sizeof pair);
     }
+}
+
+// ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
+// The portable kernels add the four products of each lane directly (exact in int32).
+inline constexpr bool kNativeInt8 = true;
+inline V dot4(V acc, V w, V x) {
+    V r;
+    GATEDRNN_QUADS {
+        const i4 wi = (i4)w.q[j], xi = (i4)x.q[j];
+        i4 sum = (i4)acc.q[j];
+        for (int b = 0; b < 4; ++b) sum += ((xi >> (8 * b)) & 0xFF) * ((i4)((u4)wi << (24 - 8 * b)) >> 24);
+        r.q[j] = (f4)sum;
+    }
+    return r;
+}
+inline V int_to_float(V acc) { V r; GATEDRNN_QUADS r.q[j] = __builtin_convertvector((i4)acc.q[j], f4); return r; }
+// round(x) to nearest even, + 128, as bytes: kLanes bytes at p.
+inline void store_u8(float* p, V x) {
+    float lanes[kLanes];
+    std::memcpy(lanes, &x.q, sizeof lanes);
+    unsigned char bytes[kLanes];
+    for (int l = 0; l < kLanes; ++l) bytes[l] = static_cast<unsigned char>(static_cast<int>(std::nearbyint(lanes[l])) + 128);
+    std::memcpy(p, bytes, sizeof bytes);
 }
 
 #undef GATEDRNN_QUADS
