@@ -551,18 +551,28 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
                 }
                 ++n;
             }
-            // int8: this thread quantises every row's operand itself (whole rows: the scales
-            // do not depend on the thread split), for phase 1 now and phase 2 below.
+            // int8: a thread quantises every row's operand itself (whole rows: the scales do
+            // not depend on the thread split), when it runs its first chunk of a phase. Then
+            // the rows are complete and stay so: the phase cannot end, and the next step
+            // overwrite them, before that chunk is done.
             float* q1 = int8 ? sc.q.data() + static_cast<ptrdiff_t>(tid) * 2 * B * ld_q : nullptr;
             float* q2 = int8 ? q1 + B * ld_q : nullptr;
             float* qs1 = int8 ? sc.q_scale.data() + static_cast<ptrdiff_t>(tid) * 2 * B : nullptr;
             float* qs2 = int8 ? qs1 + B : nullptr;
-            if (int8)
+            bool quantised[3] = {false, false, false};
+            const auto quantise = [&](int kind) {
+                if (!int8 || quantised[kind]) return;
+                quantised[kind] = true;
                 for (int j = 0; j < n; ++j) {
-                    qs1[j] = kernels.quantize_u8(rp.h_prev[j], q1 + j * ld_q, Hout);
-                    rp.op_prev[j] = q1 + j * ld_q;
-                    rp.op_s[j] = q2 + j * ld_q;
+                    if (kind == 1) {  // h_prev (H_out) for phase 1
+                        qs1[j] = kernels.quantize_u8(rp.h_prev[j], q1 + j * ld_q, Hout);
+                        rp.op_prev[j] = q1 + j * ld_q;
+                    } else {  // the scratch rows (H: m, or r * h) for phase 2
+                        qs2[j] = kernels.quantize_u8(rp.s1[j], q2 + j * ld_q, H);
+                        rp.op_s[j] = q2 + j * ld_q;
+                    }
                 }
+            };
             StepArgs args;
             args.rows = rp.view(n);
             args.b_hn = dir.b_hn.data();
@@ -571,6 +581,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             args.options = dir.has_options ? &dir.options : nullptr;
             const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
                 const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
+                quantise(kind);
                 StepArgs a = args;
                 a.rows.op_scale = kind == 2 ? qs2 : qs1;
                 a.w = w.view();
@@ -595,8 +606,6 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             if (!two_phase) continue;
             // Phase 2: a product that needs all of phase 1 (the LSTM projection of m, or the
             // GRU candidate from r * h).
-            if (int8)
-                for (int j = 0; j < n; ++j) qs2[j] = kernels.quantize_u8(rp.s1[j], q2 + j * ld_q, H);
             sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
                 if (pblk > 0) {
                     run(k.lstm_proj, rec.w_hr, pblk, 2, chunk);
