@@ -303,6 +303,16 @@ def test_quantize_kernel_matches_reference_bit_for_bit(isa, rng):
         assert np.all(np.abs(dequantised - x) <= s / 2 * (1 + 1e-6) + 1e-30), "at most half a step off"
     q, s = gatedrnn._core.quantize_u8(np.zeros(9, np.float32))
     assert s == 0 and (q == 128).all()
+    # A row too small for a normal scale (max|x| < 127 * 2^-126) counts as zero, on every
+    # ISA alike (its scale would be a denormal, x / s out of range).
+    tiny = np.array([180, -3, 7, 0, 1], np.float32) * np.float32(2.0 ** -149)
+    q, s = gatedrnn._core.quantize_u8(tiny)
+    assert s == 0 and (q == 128).all() and not reference.quantize_int8(tiny).any()
+    smallest_normal_scale = np.float32(127) * np.finfo(np.float32).tiny
+    x = np.array([smallest_normal_scale, -smallest_normal_scale / 2, 0], np.float32)
+    q, s = gatedrnn._core.quantize_u8(x)
+    assert s > 0 and list(q) == [255, 128 - 64, 128]  # -63.5 rounds to even: -64
+    assert np.array_equal((q.astype(np.float64) - 128) * np.float64(np.float32(s)), reference.quantize_int8(x))
     for bad in (np.nan, np.inf):
         x = np.ones(9, np.float32)
         x[4] = bad

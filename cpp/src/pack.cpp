@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <new>
 #include <stdexcept>
 #include <vector>
@@ -58,8 +59,9 @@ Panel pack_panel(const float* w, int N, int K, int first_gate, int G, bool gate_
                 for (int l = 0; l < kBlock; ++l) {
                     const int unit = b * kBlock + l;
                     if (unit >= N) continue;
-                    out[gate_major ? gate_major_index(b, k, g, l, K, G) : step_index(b, k, g, l, K, G, lanes)] =
-                        w[(static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k];
+                    // memcpy: bf16 pairs and int8 quads travel in floats, bits unchanged
+                    std::memcpy(out + (gate_major ? gate_major_index(b, k, g, l, K, G) : step_index(b, k, g, l, K, G, lanes)),
+                                w + (static_cast<ptrdiff_t>(first_gate + g) * N + unit) * K + k, sizeof(float));
                 }
     return p;
 }
@@ -82,8 +84,15 @@ Panel pack_panel_int8(const float* w, int N, int K, int first_gate, int G, bool 
     for (ptrdiff_t row = 0; row < rows; ++row) {
         const float* wr = w + (static_cast<ptrdiff_t>(first_gate) * N + row) * K;
         float most = 0.0f;
-        for (int k = 0; k < K; ++k) most = std::max(most, std::fabs(wr[k]));
-        const float s = most / 127.0f;
+        bool finite = true;
+        for (int k = 0; k < K; ++k) {
+            most = std::max(most, std::fabs(wr[k]));
+            finite = finite && std::isfinite(wr[k]);
+        }
+        // As quantize_u8 does for operands: a row too small for a normal scale is zero, and
+        // a non-finite weight makes the row's scale NaN (its outputs NaN).
+        const float s = !finite ? std::numeric_limits<float>::quiet_NaN()
+                        : most >= 127.0f * std::numeric_limits<float>::min() ? most / 127.0f : 0.0f;
         int32_t sum = 0;
         std::fill(q.begin(), q.end(), int8_t{0});
         for (int k = 0; k < K && s > 0.0f; ++k) {
@@ -115,8 +124,8 @@ Panel relayout(const Panel& src, int lanes) {
         for (int k = 0; k < K; ++k)
             for (int g = 0; g < G; ++g)
                 for (int l = 0; l < kBlock; ++l)
-                    p.buf.data()[step_index(b, k, g, l, K, G, lanes)] =
-                        src.buf.data()[step_index(b, k, g, l, K, G, src.lanes)];
+                    std::memcpy(p.buf.data() + step_index(b, k, g, l, K, G, lanes),
+                                src.buf.data() + step_index(b, k, g, l, K, G, src.lanes), sizeof(float));
     const auto copy = [](const AlignedBuffer& from, AlignedBuffer& to) {  // per output: no sub-blocks
         if (from.size() == 0) return;
         to = AlignedBuffer(from.size());
@@ -136,7 +145,7 @@ AlignedBuffer pack_bias(const float* bias, int N, int first_gate, int G) {
             for (int l = 0; l < kBlock; ++l, ++o) {
                 const int unit = blk * kBlock + l;
                 if (unit >= N) continue;
-                *o = bias[static_cast<ptrdiff_t>(first_gate + g) * N + unit];
+                std::memcpy(o, bias + static_cast<ptrdiff_t>(first_gate + g) * N + unit, sizeof(float));
             }
     return out;
 }

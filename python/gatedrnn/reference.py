@@ -116,7 +116,8 @@ def quantize_int8(x):
     """Each row of ``x`` (the last axis) quantised the way ``precision="int8"`` quantises
     weights (per output row) and operands (per batch row, per step), returned dequantised
     (float64): ``s * q`` with ``s = max|row| / 127`` and ``q = round(row / s)`` (to nearest
-    even), both in float32 arithmetic. A zero row stays zero; a row holding NaN or an
+    even, within [-127, 127]), both in float32 arithmetic. A row whose scale would not be
+    a normal float32 (max|row| < 127 * 2^-126) counts as zero; a row holding NaN or an
     infinity becomes NaN.
     """
     a = np.atleast_1d(_as_float64("x", x))
@@ -124,10 +125,11 @@ def quantize_int8(x):
         f = a.astype(np.float32)
         finite = np.isfinite(f).all(axis=-1, keepdims=True)
         most = np.max(np.abs(np.where(np.isfinite(f), f, 0)), axis=-1, keepdims=True)
-        s = most / np.float32(127)  # float32
-        safe = np.where(s > 0, s, np.float32(1))
-        q = np.rint(f / safe)  # float32 division, then to nearest even
-    out = np.where(s > 0, s.astype(np.float64) * q.astype(np.float64), 0.0)
+        normal = most >= np.float32(127) * np.finfo(np.float32).tiny
+        s = np.where(normal, most / np.float32(127), np.float32(0))  # float32
+        safe = np.where(normal, s, np.float32(1))
+        q = np.clip(np.rint(f / safe), -127, 127)  # float32 division, then to nearest even
+    out = np.where(normal, s.astype(np.float64) * q.astype(np.float64), 0.0)
     out = np.where(finite, out, np.nan)
     return out.reshape(np.shape(x))[()]
 

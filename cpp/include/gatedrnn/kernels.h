@@ -22,7 +22,8 @@
 // scratch rows) are rows of such pairs too, rounded to bfloat16 when written (to_bf16).
 // Each k'-row adds the odd product, then the even one, to the fp32 accumulator: the
 // order and the roundings of vdpbf16ps (measured on Zen 4), so the AVX512_BF16 kernels
-// and the widening ones (AVX-512F, AVX2, portable) give the same sums.
+// and the widening ones (AVX-512F, AVX2, portable) give the same sums (except where a
+// sum or a product is a float32 denormal, which vdpbf16ps flushes to zero).
 //
 // int8 panels: every 32-bit element holds W[.][4k' + j] as signed bytes j = 0..3 (K' =
 // ceil(K / 4) k'-rows, padded with zeros); operands hold u8 = q + 128 likewise. vpdpbusd

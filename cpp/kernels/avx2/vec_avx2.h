@@ -64,6 +64,7 @@ inline V shift_bits_left_23(V x) {
 
 // ---- bfloat16 pairs (kernels.h): 32-bit elements holding two bf16, 2k' low -----------
 inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+inline constexpr const char* kBf16Method = "widened to fp32";
 // Two shifts rather than an and: a mask constant would take the 16th ymm register of the
 // LSTM tile (3 x 4 accumulators, 3 operands, 1 weight vector) and spill it.
 inline V odd_half(V p) {
@@ -91,6 +92,7 @@ inline void store_bf16(float* p, V v) {
 
 // ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
 inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
+inline constexpr const char* kInt8Method = "widened to int16";
 inline __m256i bits(V v) { return _mm256_castps_si256(v.v); }
 inline V from_bits(__m256i i) { return {_mm256_castsi256_ps(i)}; }
 // The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
@@ -101,9 +103,10 @@ inline V x_odd_u16(V p) { return from_bits(_mm256_srli_epi16(bits(p), 8)); }
 // acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
 inline V madd_add(V acc, V w, V x) { return from_bits(_mm256_add_epi32(bits(acc), _mm256_madd_epi16(bits(w), bits(x)))); }
 inline V int_to_float(V acc) { return {_mm256_cvtepi32_ps(bits(acc))}; }
-// round(x) to nearest even, + 128, as int32 lanes; stored as kLanes bytes at p.
+// round(x) to nearest even, clamped to [-127, 127], + 128: stored as kLanes bytes at p.
 inline void store_u8(float* p, V x) {
-    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(x.v), _mm256_set1_epi32(128));
+    const __m256 clamped = _mm256_min_ps(_mm256_max_ps(x.v, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+    const __m256i q = _mm256_add_epi32(_mm256_cvtps_epi32(clamped), _mm256_set1_epi32(128));
     const __m256i w16 = _mm256_packus_epi32(q, q);     // per 128-bit half: q0-3 q0-3 | q4-7 q4-7
     const __m256i b8 = _mm256_packus_epi16(w16, w16);  // bytes: q0-3 x4 | q4-7 x4
     const __m256i both = _mm256_permutevar8x32_epi32(b8, _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0));

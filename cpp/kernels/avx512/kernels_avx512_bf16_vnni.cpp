@@ -16,6 +16,7 @@ void gru_cand_f32__avx512(const StepArgs&) noexcept;
     {&avx512::gemm_f32__avx512, &avx512::lstm_step_f32__avx512, &avx512::lstm_proj_f32__avx512,         \
      &avx512::gru_step_f32__avx512, &avx512::gru_gates_f32__avx512, &avx512::gru_cand_f32__avx512}
 
+#define GATEDRNN_AVX512_DOT 1  // vec_avx512.h: the namespace and the dot instructions
 #include "vec_avx512.h"
 #define GATEDRNN_ISA avx512_bf16_vnni
 #include "../generic/instantiate.h"

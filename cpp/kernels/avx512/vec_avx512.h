@@ -9,8 +9,12 @@
 // Compiled twice: as gatedrnn::avx512, and with -mavx512bf16 -mavx512vnni as
 // gatedrnn::avx512_bf16_vnni, whose bf16 and int8 kernels use vdpbf16ps and vpdpbusd
 // (kernels_avx512_bf16_vnni.cpp).
-#if defined(__AVX512BF16__) && defined(__AVX512VNNI__)
-#define GATEDRNN_AVX512_DOT 1
+// (Chosen by GATEDRNN_AVX512_DOT, which that file defines, not by the compiler's own
+// feature macros: a -march=native build gives every file those.)
+#if defined(GATEDRNN_AVX512_DOT)
+#if !defined(__AVX512BF16__) || !defined(__AVX512VNNI__)
+#error "kernels_avx512_bf16_vnni.cpp needs -mavx512bf16 -mavx512vnni"
+#endif
 namespace gatedrnn::avx512_bf16_vnni {
 #else
 namespace gatedrnn::avx512 {
@@ -70,12 +74,14 @@ inline V odd_half(V p) {
 inline V even_half(V p) { return {_mm512_castsi512_ps(_mm512_slli_epi32(_mm512_castps_si512(p.v), 16))}; }
 #if defined(GATEDRNN_AVX512_DOT)
 inline constexpr bool kNativeBf16 = true;
+inline constexpr const char* kBf16Method = "vdpbf16ps";
 // acc + w_odd * x_odd + w_even * x_even, rounded after each add (tile.h).
 inline V dot2(V acc, V w, V x) {
     return {_mm512_dpbf16_ps(acc.v, (__m512bh)_mm512_castps_si512(w.v), (__m512bh)_mm512_castps_si512(x.v))};
 }
 #else
 inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+inline constexpr const char* kBf16Method = "widened to fp32";
 #endif
 // Each lane rounded to bf16 as vcvtneps2bf16 does (nearest even; zero and denormals to a
 // signed zero; NaN quietened), in the low 16 bits of its 32. Written out in integer
@@ -100,10 +106,12 @@ inline __m512i bits(V v) { return _mm512_castps_si512(v.v); }
 inline V from_bits(__m512i i) { return {_mm512_castsi512_ps(i)}; }
 #if defined(GATEDRNN_AVX512_DOT)
 inline constexpr bool kNativeInt8 = true;
+inline constexpr const char* kInt8Method = "vpdpbusd";
 // acc + the four u8 (x) * s8 (w) products of each lane, in int32 (exact).
 inline V dot4(V acc, V w, V x) { return from_bits(_mm512_dpbusd_epi32(bits(acc), bits(x), bits(w))); }
 #else
 inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
+inline constexpr const char* kInt8Method = "widened to int16";
 #endif
 // The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
 inline V w_even_s16(V p) { return from_bits(_mm512_srai_epi16(_mm512_slli_epi16(bits(p), 8), 8)); }
@@ -113,14 +121,14 @@ inline V x_odd_u16(V p) { return from_bits(_mm512_srli_epi16(bits(p), 8)); }
 // acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
 inline V madd_add(V acc, V w, V x) { return from_bits(_mm512_add_epi32(bits(acc), _mm512_madd_epi16(bits(w), bits(x)))); }
 inline V int_to_float(V acc) { return {_mm512_cvtepi32_ps(bits(acc))}; }
-// round(x) to nearest even, + 128, as int32 lanes; stored as kLanes bytes at p.
+// round(x) to nearest even, clamped to [-127, 127], + 128: stored as kLanes bytes at p.
 inline void store_u8(float* p, V x) {
-    const __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(x.v), _mm512_set1_epi32(128));
+    const __m512i r = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(x.v, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f)));
+    const __m512i q = _mm512_add_epi32(r, _mm512_set1_epi32(128));
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(q));
 }
 
 #if defined(GATEDRNN_AVX512_DOT)
-#undef GATEDRNN_AVX512_DOT
 }  // namespace gatedrnn::avx512_bf16_vnni
 #else
 }  // namespace gatedrnn::avx512

@@ -52,7 +52,8 @@ float GATEDRNN_KERNEL(quantize_u8)(const float* x, float* y, ptrdiff_t n) noexce
         bad = bad || flags[l] != 0.0f;
     }
     const ptrdiff_t words = (n + 3) / 4;
-    if (bad || m == 0.0f) {  // q = 0 (u8 = 128) everywhere
+    // A row whose scale would not be a normal float (max|x| < 127 FLT_MIN) counts as zero.
+    if (bad || !(m >= 127.0f * std::numeric_limits<float>::min())) {  // q = 0 (u8 = 128) everywhere
         const uint32_t zero_point = 0x80808080u;
         for (ptrdiff_t j = 0; j < words; ++j) std::memcpy(y + j, &zero_point, sizeof zero_point);
         return bad ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
@@ -82,8 +83,8 @@ const KernelTable kernels = {
     GATEDRNN_F32_KERNELS,
     GATEDRNN_PRECISION_KERNELS(bf16),
     GATEDRNN_PRECISION_KERNELS(int8),
-    kNativeBf16 ? "vdpbf16ps" : "widened to fp32",
-    kNativeInt8 ? "vpdpbusd" : "widened to int16",
+    kBf16Method,
+    kInt8Method,
     &GATEDRNN_KERNEL(to_bf16),
     &GATEDRNN_KERNEL(quantize_u8),
     &GATEDRNN_KERNEL(sigmoid_f32),

@@ -4,6 +4,7 @@
 // then an add: baseline x86-64 has no FMA.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -90,19 +91,21 @@ inline V odd_half(V p) {
     GATEDRNN_QUADS r.q[j] = (f4)((i4)p.q[j] & mask);
     return r;
 }
-inline V even_half(V p) { V r; GATEDRNN_QUADS r.q[j] = (f4)((i4)p.q[j] << 16); return r; }
+inline V even_half(V p) { V r; GATEDRNN_QUADS r.q[j] = (f4)((u4)p.q[j] << 16); return r; }
 #if defined(GATEDRNN_SCALAR_AS_AVX512)
 // Stands in for the AVX512_BF16 kernels too: their blocking, with vdpbf16ps as two
 // multiply-adds of exact products (the same roundings).
 inline constexpr bool kNativeBf16 = true;
+inline constexpr const char* kBf16Method = "vdpbf16ps, emulated (GATEDRNN_SCALAR_AS_AVX512)";
 inline V dot2(V acc, V w, V x) {
     V r;
     GATEDRNN_QUADS r.q[j] = (f4)((i4)w.q[j] & -65536) * (f4)((i4)x.q[j] & -65536) + acc.q[j];
-    GATEDRNN_QUADS r.q[j] = (f4)((i4)w.q[j] << 16) * (f4)((i4)x.q[j] << 16) + r.q[j];
+    GATEDRNN_QUADS r.q[j] = (f4)((u4)w.q[j] << 16) * (f4)((u4)x.q[j] << 16) + r.q[j];
     return r;
 }
 #else
 inline constexpr bool kNativeBf16 = false;  // widened to fp32 (tile.h)
+inline constexpr const char* kBf16Method = "widened to fp32";
 #endif
 // One float rounded to bf16 as vcvtneps2bf16 does (nearest even; zero and denormals to a
 // signed zero; NaN quietened).
@@ -126,6 +129,7 @@ inline void store_bf16(float* p, V v) {
 // ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
 // The portable kernels add the four products of each lane directly (exact in int32).
 inline constexpr bool kNativeInt8 = true;
+inline constexpr const char* kInt8Method = "int32 sums of the four products (portable)";
 inline V dot4(V acc, V w, V x) {
     V r;
     GATEDRNN_QUADS {
@@ -137,12 +141,13 @@ inline V dot4(V acc, V w, V x) {
     return r;
 }
 inline V int_to_float(V acc) { V r; GATEDRNN_QUADS r.q[j] = __builtin_convertvector((i4)acc.q[j], f4); return r; }
-// round(x) to nearest even, + 128, as bytes: kLanes bytes at p.
+// round(x) to nearest even, clamped to [-127, 127], + 128: kLanes bytes at p.
 inline void store_u8(float* p, V x) {
     float lanes[kLanes];
     std::memcpy(lanes, &x.q, sizeof lanes);
     unsigned char bytes[kLanes];
-    for (int l = 0; l < kLanes; ++l) bytes[l] = static_cast<unsigned char>(static_cast<int>(std::nearbyint(lanes[l])) + 128);
+    for (int l = 0; l < kLanes; ++l)
+        bytes[l] = static_cast<unsigned char>(static_cast<int>(std::nearbyint(std::min(127.0f, std::max(-127.0f, lanes[l])))) + 128);
     std::memcpy(p, bytes, sizeof bytes);
 }
 
