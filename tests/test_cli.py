@@ -107,6 +107,32 @@ def test_bench_quick_table_and_json(tmp_path):
             res["timings"]["numpy"]["median_ms"] / res["timings"]["gatedrnn"]["median_ms"])
 
 
+def test_bench_precision_columns(tmp_path):
+    """--precision bf16,int8: each precision timed beside fp32 in the same rows, checked
+    against the reference with its own bound, and its time over fp32's in the table."""
+    out = tmp_path / "bench.json"
+    r = run_cli("bench", "--cells", "S1", "--kinds", "lstm", "--precision", "bf16,int8", "--time-budget", "0.05",
+                "--competitors", "none", "--json", str(out))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = parse_table(r.stdout)
+    assert len(rows) == 1 and rows[0]["check"] == "ok", rows
+    for p in ("bf16", "int8"):
+        assert float(rows[0][f"gatedrnn-{p} median ms"]) > 0
+        assert float(rows[0][f"{p} / fp32"]) == pytest.approx(
+            float(rows[0][f"gatedrnn-{p} median ms"]) / float(rows[0]["gatedrnn median ms"]), rel=0.02)
+    doc = json.loads(out.read_text())
+    res = doc["results"][0]
+    assert doc["settings"]["precisions"] == ["fp32", "bf16", "int8"]
+    for p in ("bf16", "int8"):
+        check = res["check"][f"gatedrnn-{p}"]
+        assert check["ok"] is True and check["atol"] == pytest.approx(bench.PRECISION_ATOL[p])
+        # really that precision: far from the fp32 result's error
+        assert check["max_abs_err"]["y"] > 10 * res["check"]["gatedrnn"]["max_abs_err"]["y"]
+        assert res["timings"][f"gatedrnn-{p}"]["repeats"] >= 3
+    r = run_cli("bench", "--precision", "fp16")
+    assert r.returncode != 0 and "precision" in r.stderr
+
+
 def test_bench_unsets_openblas_env_by_reexec(tmp_path):
     # OPENBLAS_L2_SIZE is harmless to set; the bench re-executes itself without it once.
     out = tmp_path / "bench.json"

@@ -27,7 +27,8 @@ class Stream:
     (LSTM: ``(h, c)`` with h (num_layers, batch_size, H_out) and c (num_layers,
     batch_size, hidden_size); GRU: h; cells: without the layer axis); ``s.reset()``
     zeroes it. The state lives inside the stream and is updated in place: a step
-    allocates only its output. Two streams of one model never share state.
+    allocates only its output. Two streams of one model never share state. A stream runs
+    at its model's ``precision`` (fp32, bf16 or int8).
 
     Example::
 
