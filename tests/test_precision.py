@@ -408,7 +408,8 @@ def test_from_torch_takes_precision(rng, precision):
 def test_native_and_widened_kernels_agree():
     """On CPUs with AVX512_BF16 and AVX512_VNNI the avx512 kernels multiply with vdpbf16ps
     and vpdpbusd; the widening kernels (GATEDRNN_WIDEN=1) add the same exact products in
-    the same order (bf16), or the same integers (int8): the same bits."""
+    the same order (bf16), or the same integers from the centred operands (int8, vpmaddubsw):
+    the same bits."""
     features = gatedrnn._core.cpu_features()
     if not (features["avx512_bf16"] and features["avx512_vnni"]):
         pytest.skip("no AVX512_BF16 and AVX512_VNNI on this CPU: only the widening kernels run here")
@@ -419,5 +420,6 @@ def test_native_and_widened_kernels_agree():
     for widen in ("0", "1"):
         env = dict(os.environ, GATEDRNN_WIDEN=widen)
         runs[widen] = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, check=True).stdout
-    assert runs["0"].endswith(b"vdpbf16psvpdpbusd") and runs["1"].endswith(b"widened to fp32widened to int16")
-    assert runs["0"][:-len(b"vdpbf16psvpdpbusd")] == runs["1"][:-len(b"widened to fp32widened to int16")]
+    widened = b"widened to fp32vpmaddubsw + vpmaddwd"
+    assert runs["0"].endswith(b"vdpbf16psvpdpbusd") and runs["1"].endswith(widened)
+    assert runs["0"][:-len(b"vdpbf16psvpdpbusd")] == runs["1"][:-len(widened)]

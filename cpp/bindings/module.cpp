@@ -463,7 +463,7 @@ PYBIND11_MODULE(_core, m) {
     m.def("bf16_method", [] { return std::string(gatedrnn::active_kernels().bf16_method); },
           "How the selected kernels multiply bf16: 'vdpbf16ps' or 'widened to fp32'.");
     m.def("int8_method", [] { return std::string(gatedrnn::active_kernels().int8_method); },
-          "How the selected kernels multiply int8: 'vpdpbusd' or 'widened to int16'.");
+          "How the selected kernels multiply int8: 'vpdpbusd', 'vpmaddubsw + vpmaddwd' or portable int32 sums.");
     m.def("quantize_u8", [](const FloatArray& x) {
         const KernelTable& k = gatedrnn::active_kernels();
         const ptrdiff_t n = x.size();

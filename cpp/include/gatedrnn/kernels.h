@@ -27,10 +27,11 @@
 //
 // int8 panels: every 32-bit element holds W[.][4k' + j] as signed bytes j = 0..3 (K' =
 // ceil(K / 4) k'-rows, padded with zeros); operands hold u8 = q + 128 likewise. vpdpbusd
-// (or its exact emulation on 16-bit lanes) adds the four u8 * s8 products into an int32
-// that starts at comp = -128 * sum_k W_q[o][k], which leaves sum_k q[k] * W_q[o][k]; the
-// epilogue dequantises it: a_scale * w_scale[o] * float(sum) + start. Integer sums are
-// exact, so every ISA gets the same pre-activations.
+// (and the portable kernels) add the four u8 * s8 products into an int32 that starts at
+// comp = -128 * sum_k W_q[o][k], which leaves sum_k q[k] * W_q[o][k]; without VNNI,
+// vpmaddubsw + vpmaddwd add the products of the centred q (signed) from 0 instead. The
+// epilogue dequantises the sum: a_scale * w_scale[o] * float(sum) + start. Integer sums
+// are exact, so every ISA gets the same pre-activations.
 //
 // Kernels are plain functions over raw pointers: they never allocate, throw or fail.
 // Each output is one chain of multiply-adds in k order starting from its start value
@@ -190,7 +191,7 @@ struct KernelTable {
     PrecisionKernels bf16;
     PrecisionKernels int8;
     const char* bf16_method;  // "vdpbf16ps" or "widened to fp32"
-    const char* int8_method;  // "vpdpbusd" or "widened to int16"
+    const char* int8_method;  // "vpdpbusd", "vpmaddubsw + vpmaddwd" or the portable sums
     // y[j] = x[2j] | x[2j+1] << 16 as bf16 (round to nearest even, denormals to zero,
     // NaN kept quiet) for j < ceil(n / 2); an odd n pairs the last x with zero.
     void (*to_bf16)(const float* x, float* y, ptrdiff_t n) noexcept;

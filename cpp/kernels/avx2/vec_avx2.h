@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "gatedrnn/kernels.h"  // Precision
+
 namespace gatedrnn::avx2 {
 
 struct V {
@@ -13,15 +15,17 @@ struct V {
 };
 
 // Lanes per vector, and register blocking of generic/tile.h (16 ymm registers):
-// a step tile is kStepRows<G> rows x G gates x 8 units (LSTM: 2 x 4 accumulators);
+// a step tile is kStepRows<G> rows x G gates x 8 units (LSTM: 3 x 4 accumulators);
 // at batch 1, kGemvGroups groups of 8 units per pass; the input-projection GEMM tile is
 // kGemmRows rows x kGemmCols vectors of one panel row (6 x 16 floats, 12 accumulators).
+// int8 takes a row fewer in steps and two in the GEMM: its dot4 holds |w|, a product
+// and the ones of vpmaddwd in registers as well.
 inline constexpr int kLanes = 8;
-template <int G>
-inline constexpr int kStepRows = G >= 4 ? 3 : (G == 3 ? 4 : (G == 2 ? 5 : 6));
+template <int G, Precision P = Precision::fp32>
+inline constexpr int kStepRows = (G >= 4 ? 3 : (G == 3 ? 4 : (G == 2 ? 5 : 6))) - (P == Precision::int8 ? 1 : 0);
 inline constexpr int kGemvGroups = 2;
-template <int G>
-inline constexpr int kGemmRows = 6;
+template <int G, Precision P = Precision::fp32>
+inline constexpr int kGemmRows = P == Precision::int8 ? 4 : 6;
 template <int G>
 inline constexpr int kGemmCols = 2;
 
@@ -91,17 +95,20 @@ inline void store_bf16(float* p, V v) {
 }
 
 // ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
-inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
-inline constexpr const char* kInt8Method = "widened to int16";
+inline constexpr bool kInt8Centred = true;
+inline constexpr const char* kInt8Method = "vpmaddubsw + vpmaddwd";
 inline __m256i bits(V v) { return _mm256_castps_si256(v.v); }
 inline V from_bits(__m256i i) { return {_mm256_castsi256_ps(i)}; }
-// The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
-inline V w_even_s16(V p) { return from_bits(_mm256_srai_epi16(_mm256_slli_epi16(bits(p), 8), 8)); }
-inline V w_odd_s16(V p) { return from_bits(_mm256_srai_epi16(bits(p), 8)); }
-inline V x_even_u16(V p) { return from_bits(_mm256_srli_epi16(_mm256_slli_epi16(bits(p), 8), 8)); }
-inline V x_odd_u16(V p) { return from_bits(_mm256_srli_epi16(bits(p), 8)); }
-// acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
-inline V madd_add(V acc, V w, V x) { return from_bits(_mm256_add_epi32(bits(acc), _mm256_madd_epi16(bits(w), bits(x)))); }
+// An operand quad's bytes u8 = q + 128 as the signed q (a broadcast: once per row and k).
+inline V centred(V x) { return from_bits(_mm256_xor_si256(bits(x), _mm256_set1_epi8(static_cast<char>(0x80)))); }
+// acc + the four q (x, centred) * w products of each lane, in int32 (exact): vpmaddubsw
+// multiplies |w| (unsigned) by q with w's sign, |q|, |w| <= 127, so each pair's sum
+// (<= 32258) does not saturate; vpmaddwd by ones adds the two pairs. abs(w) is the same
+// for every row of a tile (the compiler computes it once).
+inline V dot4(V acc, V w, V x) {
+    const __m256i pairs = _mm256_maddubs_epi16(_mm256_abs_epi8(bits(w)), _mm256_sign_epi8(bits(x), bits(w)));
+    return from_bits(_mm256_add_epi32(bits(acc), _mm256_madd_epi16(pairs, _mm256_set1_epi16(1))));
+}
 inline V int_to_float(V acc) { return {_mm256_cvtepi32_ps(bits(acc))}; }
 // round(x) to nearest even, clamped to [-127, 127], + 128: stored as kLanes bytes at p.
 inline void store_u8(float* p, V x) {

@@ -7,10 +7,10 @@
 // batch 1, kGemvGroups blocks per pass (LSTM: 8 accumulators); the input-projection GEMM
 // tile is kGemmRows<G> rows x one whole block row (G vectors).
 inline constexpr int kLanes = 16;
-template <int G>
+template <int G, Precision P = Precision::fp32>
 inline constexpr int kStepRows = G >= 4 ? 6 : 8;
 inline constexpr int kGemvGroups = 2;
-template <int G>
+template <int G, Precision P = Precision::fp32>
 inline constexpr int kGemmRows = kStepRows<G>;
 template <int G>
 inline constexpr int kGemmCols = G;

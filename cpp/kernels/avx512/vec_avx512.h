@@ -6,6 +6,8 @@
 
 #include <cstdint>
 
+#include "gatedrnn/kernels.h"  // Precision
+
 // Compiled twice: as gatedrnn::avx512, and with -mavx512bf16 -mavx512vnni as
 // gatedrnn::avx512_bf16_vnni, whose bf16 and int8 kernels use vdpbf16ps and vpdpbusd
 // (kernels_avx512_bf16_vnni.cpp).
@@ -105,21 +107,25 @@ inline void store_bf16(float* p, V v) {
 inline __m512i bits(V v) { return _mm512_castps_si512(v.v); }
 inline V from_bits(__m512i i) { return {_mm512_castsi512_ps(i)}; }
 #if defined(GATEDRNN_AVX512_DOT)
-inline constexpr bool kNativeInt8 = true;
+inline constexpr bool kInt8Centred = false;
 inline constexpr const char* kInt8Method = "vpdpbusd";
+inline V centred(V x) { return x; }
 // acc + the four u8 (x) * s8 (w) products of each lane, in int32 (exact).
 inline V dot4(V acc, V w, V x) { return from_bits(_mm512_dpbusd_epi32(bits(acc), bits(x), bits(w))); }
 #else
-inline constexpr bool kNativeInt8 = false;  // 16-bit lanes and vpmaddwd (tile.h)
-inline constexpr const char* kInt8Method = "widened to int16";
+inline constexpr bool kInt8Centred = true;
+inline constexpr const char* kInt8Method = "vpmaddubsw + vpmaddwd";
+// An operand quad's bytes u8 = q + 128 as the signed q (a broadcast: once per row and k).
+inline V centred(V x) { return from_bits(_mm512_xor_si512(bits(x), _mm512_set1_epi8(static_cast<char>(0x80)))); }
+// acc + the four q (x, centred) * w products of each lane, in int32 (exact): vpmaddubsw
+// multiplies |w| (unsigned) by q negated where w < 0; |q|, |w| <= 127, so each pair's
+// sum (<= 32258) does not saturate; vpmaddwd by ones adds the two pairs.
+inline V dot4(V acc, V w, V x) {
+    const __m512i signed_x = _mm512_mask_sub_epi8(bits(x), _mm512_movepi8_mask(bits(w)), _mm512_setzero_si512(), bits(x));
+    const __m512i pairs = _mm512_maddubs_epi16(_mm512_abs_epi8(bits(w)), signed_x);
+    return from_bits(_mm512_add_epi32(bits(acc), _mm512_madd_epi16(pairs, _mm512_set1_epi16(1))));
+}
 #endif
-// The even and the odd byte of each 16-bit lane, widened: weights signed, operands unsigned.
-inline V w_even_s16(V p) { return from_bits(_mm512_srai_epi16(_mm512_slli_epi16(bits(p), 8), 8)); }
-inline V w_odd_s16(V p) { return from_bits(_mm512_srai_epi16(bits(p), 8)); }
-inline V x_even_u16(V p) { return from_bits(_mm512_srli_epi16(_mm512_slli_epi16(bits(p), 8), 8)); }
-inline V x_odd_u16(V p) { return from_bits(_mm512_srli_epi16(bits(p), 8)); }
-// acc + w[2l] * x[2l] + w[2l+1] * x[2l+1] per 32-bit lane l, in int32 (exact).
-inline V madd_add(V acc, V w, V x) { return from_bits(_mm512_add_epi32(bits(acc), _mm512_madd_epi16(bits(w), bits(x)))); }
 inline V int_to_float(V acc) { return {_mm512_cvtepi32_ps(bits(acc))}; }
 // round(x) to nearest even, clamped to [-127, 127], + 128: stored as kLanes bytes at p.
 inline void store_u8(float* p, V x) {

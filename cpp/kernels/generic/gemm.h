@@ -7,7 +7,7 @@
 // register-blocked micro-kernel; the panel is gate-major, so each of its weight vectors
 // runs through k contiguously (16 floats per k). In bf16 and int8, panel and A hold pairs
 // or quads (tile.h's accumulate) and K counts them; int8 sums start from the panel's
-// comp and are dequantised with row m's a_scale[m] before the bias is added.
+// comp (or 0, tile.h's sum_start) and are dequantised with row m's a_scale[m] before the bias is added.
 
 template <int G, int MR, Precision P>
 inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
@@ -21,7 +21,7 @@ inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
         const int m = args.m_begin + i0 + r;
         x[r] = args.a + (m / args.rows_per_t) * args.a_st + (m % args.rows_per_t) * args.a_sb;
         for (int c = 0; c < NC; ++c)
-            acc[r][c] = P == Precision::int8 ? load(args.w.comp + row_off + c * kLanes) : bias(c);
+            acc[r][c] = P != Precision::int8 ? bias(c) : kInt8Centred ? zero() : load(args.w.comp + row_off + c * kLanes);
     }
     for (int c = 0; c < NC; ++c) {
         const int v = c0 + c;  // vector v of the block's outputs: gate v / kSub
@@ -43,7 +43,7 @@ inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
 
 template <int G, Precision P>
 inline void gemm_gates(const GemmArgs& args) {
-    constexpr int MR = kGemmRows<G>;
+    constexpr int MR = kGemmRows<G, P>;
     constexpr int NC = kGemmCols<G>;
     static_assert((G * kSub) % NC == 0, "a GEMM tile must divide a block row");
     const int n = args.m_end - args.m_begin;

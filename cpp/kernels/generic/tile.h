@@ -32,9 +32,10 @@ inline constexpr int kPrefetchRows = 32;
 // bfloat16 or a quad of int8, and K counts them. bf16 adds each pair's odd product, then
 // its even one: one vdpbf16ps (kNativeBf16), or two multiply-adds of the halves widened
 // to fp32; a product of two bfloat16 is exact in fp32, so both round the same sums the
-// same way. int8 adds the quad's four u8 * s8 products to an int32 accumulator: one
-// vpdpbusd (kNativeInt8), or two vpmaddwd over the even and the odd bytes widened to 16
-// bits; integer sums are exact in any order.
+// same way. int8 adds the quad's four operand * weight products to an int32 accumulator
+// with one dot4: vpdpbusd takes the operand bytes as stored (u8 = q + 128; the sum starts
+// from comp = -128 * sum W_q); the others take the operand centred (signed q, sum from 0:
+// kInt8Centred). Integer sums are exact in any order, so every ISA ends at sum q * W_q.
 struct Identity {
     V operator()(V v) const { return v; }
 };
@@ -76,10 +77,10 @@ inline void multiply_add_row(V (&acc)[MR][NC], const float* const (&a)[MR], cons
     }
 }
 
-// One k-row in two halves (bf16: the odd then the even element of each pair; int8: the
-// even then the odd bytes). The second half loads its operands again (from L1) through
-// indices the compiler cannot see are the same: keeping the first half's raw operands
-// in registers for it would spill the accumulators on AVX2.
+// One k-row in two halves (bf16 widened: the odd, then the even element of each pair).
+// The second half loads its operands again (from L1) through indices the compiler cannot
+// see are the same: keeping the first half's raw operands in registers for it would
+// spill the accumulators on AVX2.
 template <int MR, int NC, class W1, class X1, class W2, class X2, class Mac>
 inline void multiply_add_halves(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
                                 ptrdiff_t stride, int k, const W1& w1, const X1& x1, const W2& w2, const X2& x2,
@@ -91,10 +92,10 @@ inline void multiply_add_halves(V (&acc)[MR][NC], const float* const (&a)[MR], c
     multiply_add_row(acc, a, col, offset2, k2, w2, x2, mac);
 }
 
-// Whether an ISA multiplies this precision's elements in one instruction (the others
-// widen them to fp32 or 16-bit lanes first).
+// Whether an ISA multiplies this precision's elements in one step (dot2, dot4) or widens
+// them to fp32 first (bf16 without vdpbf16ps).
 template <Precision P>
-inline constexpr bool kNative = P == Precision::fp32 || (P == Precision::bf16 ? kNativeBf16 : kNativeInt8);
+inline constexpr bool kNative = P != Precision::bf16 || kNativeBf16;
 
 template <int MR, int NC, int NPF = 0, Precision P = Precision::fp32>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
@@ -108,20 +109,11 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
                                                                  (k + kPrefetchRows) * stride * sizeof(float) +
                                                                  line * 64));
     };
-    if constexpr (!kNative<P>) {  // two k-rows per element already: not unrolled further
+    if constexpr (!kNative<P>) {  // bf16 widened, two k-rows per element: not unrolled further
         for (int k = 0; k < K; ++k) {
             prefetch(k);
-            if constexpr (P == Precision::bf16) {
-                multiply_add_halves(acc, a, col, stride, k, OddHalf{}, OddHalf{}, EvenHalf{}, EvenHalf{},
-                                    FusedMultiplyAdd{});
-            } else {
-                const auto w_even = [](auto v) { return w_even_s16(v); };
-                const auto w_odd = [](auto v) { return w_odd_s16(v); };
-                const auto x_even = [](auto v) { return x_even_u16(v); };
-                const auto x_odd = [](auto v) { return x_odd_u16(v); };
-                const auto mac = [](auto w, auto x, auto s) { return madd_add(s, w, x); };
-                multiply_add_halves(acc, a, col, stride, k, w_even, x_even, w_odd, x_odd, mac);
-            }
+            multiply_add_halves(acc, a, col, stride, k, OddHalf{}, OddHalf{}, EvenHalf{}, EvenHalf{},
+                                FusedMultiplyAdd{});
         }
     } else {
 #pragma GCC unroll 2
@@ -132,7 +124,7 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
             } else {
                 V x[MR];
 #pragma GCC unroll 8
-                for (int r = 0; r < MR; ++r) x[r] = broadcast(a[r][k]);
+                for (int r = 0; r < MR; ++r) x[r] = P == Precision::int8 ? centred(broadcast(a[r][k])) : broadcast(a[r][k]);
 #pragma GCC unroll 16
                 for (int c = 0; c < NC; ++c) {
                     const V w = load(col[c] + k * stride);
@@ -270,7 +262,7 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
         for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
         return;
     }
-    constexpr int MR = kStepRows<G>;
+    constexpr int MR = kStepRows<G, P>;
     const int kc = partial ? kStepKc<G> : K;  // no partial-sum rows: one pass over k
     for (int u = u_begin; u < u_end; ++u)
         for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
@@ -304,11 +296,11 @@ inline void store_operand(float* row, int at, V v) {
     if constexpr (P == Precision::bf16) store_bf16(row + at / 2, v);
 }
 
-// The start of a sum: in int8, the panel's int32 start value (comp) of output (u, g);
-// otherwise `start`, the bias or projected input.
+// The start of a sum: in int8, the panel's int32 start value (comp) of output (u, g), or 0
+// where dot4 takes the operands centred; otherwise `start`, the bias or projected input.
 template <Precision P>
 inline V sum_start(const PanelView& w, int u, int g, V start) {
-    if constexpr (P == Precision::int8) return load(w.comp + gate_offset(u, g, w.G));
+    if constexpr (P == Precision::int8) return kInt8Centred ? zero() : load(w.comp + gate_offset(u, g, w.G));
     return start;
 }
 // A finished sum as an fp32 pre-activation: in int8, start + float(sum) * a_scale *

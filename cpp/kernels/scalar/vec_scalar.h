@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <cstring>
 
+#include "gatedrnn/kernels.h"  // Precision
+
 namespace gatedrnn::scalar {
 
 typedef float f4 __attribute__((vector_size(16)));
@@ -24,10 +26,10 @@ typedef uint32_t u4 __attribute__((vector_size(16)));
 #include "../avx512/tiles_avx512.h"
 #else
 inline constexpr int kLanes = 8;
-template <int G>
+template <int G, Precision P = Precision::fp32>
 inline constexpr int kStepRows = G >= 3 ? 1 : (G == 2 ? 2 : 4);
 inline constexpr int kGemvGroups = 1;
-template <int G>
+template <int G, Precision P = Precision::fp32>
 inline constexpr int kGemmRows = 4;
 template <int G>
 inline constexpr int kGemmCols = 1;
@@ -128,8 +130,9 @@ inline void store_bf16(float* p, V v) {
 
 // ---- int8 quads (kernels.h): 32-bit elements holding four bytes, 4k' lowest ------------
 // The portable kernels add the four products of each lane directly (exact in int32).
-inline constexpr bool kNativeInt8 = true;
+inline constexpr bool kInt8Centred = false;
 inline constexpr const char* kInt8Method = "int32 sums of the four products (portable)";
+inline V centred(V x) { return x; }
 inline V dot4(V acc, V w, V x) {
     V r;
     GATEDRNN_QUADS {
