@@ -45,35 +45,43 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 import gatedrnn
 
+if TYPE_CHECKING:
+    import dask.array as da
+    from dask.distributed import Future
 
-def build_model(path: Optional[str], input_size: int, hidden_size: int) -> "gatedrnn.LSTM":
+Model = Union[gatedrnn.LSTM, gatedrnn.GRU]
+
+
+def build_model(path: Optional[str], input_size: int, hidden_size: int) -> Model:
     """The model to run: loaded from ``path`` if given, else a random bidirectional
     2-layer LSTM. Either way it runs with one thread (see the module docstring) and takes
     batch-first input (B, T, input_size), so chunks along axis 0 are sets of sequences."""
     if path:
-        model = gatedrnn.load(path)
+        loaded = gatedrnn.load(path)
+        if isinstance(loaded, (gatedrnn.LSTMCell, gatedrnn.GRUCell)):
+            raise SystemExit(f"{path}: expected a sequence model (LSTM or GRU), got {type(loaded).__name__}")
+        model: Model = loaded
     else:
         model = gatedrnn.LSTM(input_size, hidden_size, num_layers=2, bidirectional=True, seed=0)
-    if not hasattr(model, "batch_first"):
-        raise SystemExit(f"{path}: expected a sequence model (LSTM or GRU), got {type(model).__name__}")
     model.batch_first = True
     model.num_threads = 1
     return model
 
 
-def output_size(model) -> int:
+def output_size(model: Model) -> int:
     """The last axis of the model's output: D * (proj_size or hidden_size)."""
     directions = 2 if model.bidirectional else 1
     return directions * (getattr(model, "proj_size", 0) or model.hidden_size)
 
 
-def make_dataset(n_sequences: int, steps: int, input_size: int, chunk: int, seed: int = 0):
+def make_dataset(n_sequences: int, steps: int, input_size: int, chunk: int,
+                 seed: int = 0) -> "Tuple[da.Array, da.Array]":
     """A synthetic dataset as lazy Dask arrays: x (n_sequences, steps, input_size) float32
     and lengths (n_sequences,) int64 in [1, steps], both chunked by ``chunk`` sequences.
     Each chunk is generated on the worker that processes it."""
@@ -85,19 +93,20 @@ def make_dataset(n_sequences: int, steps: int, input_size: int, chunk: int, seed
     return x, lengths
 
 
-def run_chunk(x: np.ndarray, lengths: np.ndarray, model) -> np.ndarray:
+def run_chunk(x: np.ndarray, lengths: np.ndarray, model: Model) -> np.ndarray:
     """Runs on a worker: the model's output for one chunk of sequences (B_chunk, T, out)."""
-    y, _ = model(x, lengths=lengths)
-    return y
+    return model(x, lengths=lengths)[0]
 
 
-def infer(x, lengths, model_or_future, out_size: int):
+def infer(x: "da.Array", lengths: "da.Array", model_or_future: "Union[Model, Future[Model]]",
+          out_size: int) -> "da.Array":
     """The lazy Dask array of outputs: ``run_chunk`` on every chunk of ``x`` with the
     matching chunk of ``lengths`` (index b = batch, t = time, i = input, k = output)."""
     import dask.array as da
 
-    return da.blockwise(run_chunk, "btk", x, "bti", lengths, "b", model=model_or_future,
-                        new_axes={"k": out_size}, concatenate=True, dtype=np.float32)
+    y: da.Array = da.blockwise(run_chunk, "btk", x, "bti", lengths, "b", model=model_or_future,
+                               new_axes={"k": out_size}, concatenate=True, dtype=np.float32)
+    return y
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -47,25 +47,76 @@ __all__ = [
 
 
 def available_isas() -> List[str]:
-    """ISAs whose kernels are built in and supported by this CPU, best first
-    (a subset of ``["avx512", "avx2", "scalar"]``)."""
+    """ISAs whose kernels are built in and supported by this CPU, best first.
+
+    Returns:
+        A subset of ``["avx512", "avx2", "scalar"]`` (avx512: AVX-512 F/CD/BW/DQ/VL;
+        avx2: AVX2 + FMA; scalar: any CPU, always present).
+
+    Example::
+
+        >>> isas = gatedrnn.available_isas()
+        >>> isas[-1]
+        'scalar'
+    """
     return list(_core.available_isas())
 
 
 def selected_isa() -> str:
-    """The ISA whose kernels run: ``GATEDRNN_ISA`` if set, else the best available.
-    Raises ValueError if ``GATEDRNN_ISA`` names an unknown or unsupported ISA."""
+    """The ISA whose kernels run: the last :func:`set_isa`, else ``GATEDRNN_ISA`` if set,
+    else the best of :func:`available_isas`.
+
+    Returns:
+        "avx512", "avx2" or "scalar".
+
+    Raises:
+        ValueError: ``GATEDRNN_ISA`` names an unknown ISA or one this CPU lacks.
+
+    Example::
+
+        >>> gatedrnn.selected_isa() in gatedrnn.available_isas()
+        True
+    """
     return str(_core.selected_isa())
 
 
 def set_isa(name: str) -> None:
-    """Use the kernels of ``name`` (one of :func:`available_isas`) from now on, in this
-    process. Raises ValueError for an unknown ISA or one this CPU lacks."""
+    """Use the kernels of ``name`` from now on, in this process (every layer).
+
+    Args:
+        name: one of :func:`available_isas` ("avx512", "avx2", "scalar").
+
+    Raises:
+        ValueError: an unknown ISA or one this CPU lacks.
+        TypeError: ``name`` is not a str.
+
+    Example::
+
+        >>> previous = gatedrnn.selected_isa()
+        >>> gatedrnn.set_isa("scalar")              # the portable kernels
+        >>> gatedrnn.selected_isa()
+        'scalar'
+        >>> gatedrnn.set_isa(previous)
+    """
     if not isinstance(name, str):
         raise TypeError(f"name: expected a str, got {type(name).__name__}")
     _core.set_isa(name)
 
 
 def cpu_features() -> Dict[str, bool]:
-    """CPU features detected with cpuid and xgetbv, as ``{name: bool}``."""
+    """CPU features detected with cpuid and xgetbv, as ``{name: bool}``.
+
+    Returns:
+        ``{name: bool}`` for sse2, avx, fma, f16c, avx2, avx512f, avx512cd, avx512bw,
+        avx512dq, avx512vl, avx512_bf16, avx512_vnni, and os_avx / os_avx512 (the OS
+        saves those registers). All False on CPUs other than x86-64.
+
+    Example::
+
+        >>> features = gatedrnn.cpu_features()
+        >>> sorted(features)[:4]
+        ['avx', 'avx2', 'avx512_bf16', 'avx512_vnni']
+        >>> type(features["avx2"])
+        <class 'bool'>
+    """
     return dict(_core.cpu_features())

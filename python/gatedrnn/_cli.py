@@ -1,4 +1,4 @@
-"""The command line: ``python -m gatedrnn info`` and ``python -m gatedrnn bench``."""
+"""The command line: ``python -m gatedrnn info``, ``bench`` and ``compare``."""
 
 from __future__ import annotations
 
@@ -29,10 +29,20 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="cells (B, T, I=H): " + ", ".join(
             f"{c} ({B}, {T}, {H})" for c, (B, T, _, H) in bench.CELLS.items()))
     bench.add_bench_arguments(b)
+    from gatedrnn import _compare
+
+    c = sub.add_parser(
+        "compare", help="LSTM beside GRU of the same sizes: gates, states, parameters, FLOPs, time",
+        description="Build an LSTM and a GRU of the same sizes and print one table: gates, states, "
+                    "parameter count (from state_dict()), FLOPs per timestep, state and weight bytes, "
+                    "and the measured time per sequence and per step, with the GRU / LSTM ratio of each. "
+                    "Both layers are checked against gatedrnn.reference before they are timed, "
+                    "interleaved in one run.")
+    _compare.add_compare_arguments(c)
     return p
 
 
-def _fmt_features(features) -> str:
+def _fmt_features(features: object) -> str:
     if isinstance(features, dict):
         on = [name for name, v in features.items() if v]
         return " ".join(on) if on else "(none)"
@@ -74,7 +84,7 @@ def info_lines() -> List[str]:
     return lines
 
 
-def cmd_info(args) -> int:
+def cmd_info(args: argparse.Namespace) -> int:
     print("\n".join(info_lines()))
     return 0
 
@@ -90,6 +100,10 @@ def main(argv: Optional[Sequence[str]] = None, *, reexec: bool = False) -> int:
         return 0
     if args.command == "info":
         return cmd_info(args)
+    if args.command == "compare":
+        from gatedrnn import _compare
+
+        return _compare.run(args, argv)
     from gatedrnn import bench
 
     if reexec:

@@ -24,9 +24,19 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterator, List, Mapping, Optional, Sequence,
+                    Tuple, Union)
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import onnx
+
+# A model's parameters under PyTorch's names (``state_dict()``).
+StateDict = Mapping[str, npt.ArrayLike]
+# What a layer call returns: LSTM (y, (h_n, c_n)), GRU (y, h_n).
+LayerOutputs = Union[Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray]], Tuple[np.ndarray, np.ndarray]]
 
 __all__ = ["COMPETITORS", "LABELS", "Competitor", "TorchCompetitor", "OrtCompetitor",
            "OvCompetitor", "installed", "load", "onnx_model", "ONNX_GATE_PERM"]
@@ -40,7 +50,7 @@ REQUIRES = {"torch": ("torch",), "ort": ("onnx", "onnxruntime"), "ov": ("onnx", 
 ONNX_GATE_PERM = {"lstm": (0, 3, 1, 2),   # i,f,g,o -> i,o,f,c
                   "gru": (1, 0, 2)}       # r,z,n   -> z,r,h
 
-Built = Tuple[Callable[[], object], dict]  # (the call, the settings it actually runs with)
+Built = Tuple[Callable[[], object], Dict[str, Any]]  # (the call, the settings it actually runs with)
 
 
 def installed(name: str) -> bool:
@@ -62,21 +72,21 @@ class Competitor:
     def versions(self) -> Dict[str, str]:
         raise NotImplementedError
 
-    def build(self, kind: str, state_dict: dict, x: np.ndarray, threads: int) -> Built:
+    def build(self, kind: str, state_dict: StateDict, x: npt.NDArray[np.float32], threads: int) -> Built:
         raise NotImplementedError
 
-    def context(self, threads: int):
+    def context(self, threads: int) -> ContextManager[None]:
         return contextlib.nullcontext()
 
-    def describe(self) -> dict:
+    def describe(self) -> Dict[str, Any]:
         return {"label": LABELS[self.name], "versions": self.versions(), "settings": self.settings}
 
 
-def _f32(a) -> np.ndarray:
+def _f32(a: npt.ArrayLike) -> npt.NDArray[np.float32]:
     return np.ascontiguousarray(np.asarray(a), dtype=np.float32)
 
 
-def _hidden_size(state_dict) -> int:
+def _hidden_size(state_dict: StateDict) -> int:
     return int(np.asarray(state_dict["weight_hh_l0"]).shape[1])
 
 
@@ -88,7 +98,7 @@ class TorchCompetitor(Competitor):
     settings = ("torch.nn.LSTM/GRU, torch.set_num_threads(n), set_num_interop_threads(1), "
                 "inference_mode")
 
-    def __init__(self):
+    def __init__(self) -> None:
         import torch
 
         self.torch = torch
@@ -97,10 +107,10 @@ class TorchCompetitor(Competitor):
         except RuntimeError:
             pass
 
-    def versions(self):
+    def versions(self) -> Dict[str, str]:
         return {"torch": self.torch.__version__}
 
-    def build(self, kind, state_dict, x, threads):
+    def build(self, kind: str, state_dict: StateDict, x: npt.NDArray[np.float32], threads: int) -> Built:
         torch = self.torch
         _, _, I = x.shape
         H = _hidden_size(state_dict)
@@ -118,7 +128,7 @@ class TorchCompetitor(Competitor):
         return (lambda: mod(xt)), info
 
     @contextlib.contextmanager
-    def context(self, threads):
+    def context(self, threads: int) -> Iterator[None]:
         torch = self.torch
         before = torch.get_num_threads()
         torch.set_num_threads(threads)
@@ -132,7 +142,7 @@ class TorchCompetitor(Competitor):
 # ----------------------------------------------------------------------------------
 # ONNX model (for ORT and OpenVINO)
 
-def onnx_model(kind: str, state_dict: dict, T: int, B: int, I: int):
+def onnx_model(kind: str, state_dict: StateDict, T: int, B: int, I: int) -> Tuple[onnx.ModelProto, List[str]]:
     """A checked ONNX ModelProto with one LSTM / GRU node (PyTorch's semantics: GRU
     linear_before_reset=1) holding the weights of ``state_dict``, input X of the fixed
     shape (T, B, I). Returns (model, output names)."""
@@ -144,7 +154,7 @@ def onnx_model(kind: str, state_dict: dict, T: int, B: int, I: int):
     G = GATES[kind]
     perm = ONNX_GATE_PERM[kind]
 
-    def reorder(a):
+    def reorder(a: npt.ArrayLike) -> npt.NDArray[np.float32]:
         blocks = np.split(_f32(a), G, axis=0)
         return np.concatenate([blocks[p] for p in perm], axis=0)
 
@@ -176,7 +186,7 @@ def onnx_model(kind: str, state_dict: dict, T: int, B: int, I: int):
     return model, outputs
 
 
-def _pack(kind: str, out: Sequence[np.ndarray]):
+def _pack(kind: str, out: Sequence[np.ndarray]) -> LayerOutputs:
     y = out[0][:, 0]  # (T, 1, B, H) -> (T, B, H), a view
     return (y, (out[1], out[2])) if kind == "lstm" else (y, out[1])
 
@@ -189,16 +199,16 @@ class OrtCompetitor(Competitor):
     settings = ("one ONNX LSTM/GRU node, intra_op_num_threads=n, inter_op_num_threads=1, "
                 "sequential, ORT_ENABLE_ALL")
 
-    def __init__(self):
+    def __init__(self) -> None:
         import onnx
         import onnxruntime
 
         self.onnx, self.ort = onnx, onnxruntime
 
-    def versions(self):
+    def versions(self) -> Dict[str, str]:
         return {"onnxruntime": self.ort.__version__, "onnx": self.onnx.__version__}
 
-    def build(self, kind, state_dict, x, threads):
+    def build(self, kind: str, state_dict: StateDict, x: npt.NDArray[np.float32], threads: int) -> Built:
         ort = self.ort
         T, B, I = x.shape
         model, outputs = onnx_model(kind, state_dict, T, B, I)
@@ -224,7 +234,7 @@ class OvCompetitor(Competitor):
     CONFIG = {"PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": 1, "INFERENCE_PRECISION_HINT": "f32",
               "DYNAMIC_QUANTIZATION_GROUP_SIZE": 0}
 
-    def __init__(self):
+    def __init__(self) -> None:
         import onnx
         import openvino
 
@@ -232,7 +242,7 @@ class OvCompetitor(Competitor):
         self.core = openvino.Core()
         self.supported = set(self.core.get_property("CPU", "SUPPORTED_PROPERTIES"))
 
-    def versions(self):
+    def versions(self) -> Dict[str, str]:
         from importlib.metadata import version
 
         try:
@@ -241,7 +251,7 @@ class OvCompetitor(Competitor):
             v = self.ov.__version__
         return {"openvino": v, "openvino_build": self.ov.get_version(), "onnx": self.onnx.__version__}
 
-    def build(self, kind, state_dict, x, threads):
+    def build(self, kind: str, state_dict: StateDict, x: npt.NDArray[np.float32], threads: int) -> Built:
         T, B, I = x.shape
         model, _ = onnx_model(kind, state_dict, T, B, I)
         ov_model = self.core.read_model(model=model.SerializeToString())
@@ -251,7 +261,7 @@ class OvCompetitor(Competitor):
             raise RuntimeError(f"this OpenVINO CPU plugin lacks {', '.join(missing)}")
         config = {k: v for k, v in config.items() if k in self.supported}
         compiled = self.core.compile_model(ov_model, "CPU", config)
-        info = {}
+        info: Dict[str, str] = {}
         for k in config:
             try:
                 v = compiled.get_property(k)
@@ -265,7 +275,7 @@ class OvCompetitor(Competitor):
         req = compiled.create_infer_request()
         feed = {0: x}
 
-        def call():
+        def call() -> LayerOutputs:
             out = req.infer(feed, share_inputs=True, share_outputs=False)
             return _pack(kind, out.to_tuple())
 
@@ -274,7 +284,7 @@ class OvCompetitor(Competitor):
 
 # ----------------------------------------------------------------------------------
 
-_CLASSES = {"torch": TorchCompetitor, "ort": OrtCompetitor, "ov": OvCompetitor}
+_CLASSES: Dict[str, Callable[[], Competitor]] = {"torch": TorchCompetitor, "ort": OrtCompetitor, "ov": OvCompetitor}
 
 
 def load(names: Optional[Sequence[str]] = None, *, explicit: bool = False) -> Tuple[Dict[str, Competitor], List[str]]:

@@ -33,9 +33,14 @@ import math
 import os
 import stat
 import struct
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ._layers import GRU, LSTM, Float32Array, GRUCell, LSTMCell
+
+    Layer = Union[LSTM, GRU, LSTMCell, GRUCell]
 
 __all__ = ["save", "load", "reduce_layer"]
 
@@ -51,7 +56,7 @@ _CLASS_NAMES = ("LSTM", "GRU", "LSTMCell", "GRUCell")
 PathLike = Union[str, "os.PathLike[str]"]
 
 
-def _classes() -> Dict[str, type]:
+def _classes() -> Dict[str, type[Layer]]:
     """The layer classes by name (imported here: _layers imports this module)."""
     from . import _layers
 
@@ -83,7 +88,7 @@ def _config(layer: Any) -> Dict[str, Any]:
 
 
 # -- pickling ---------------------------------------------------------------------------------
-def _rebuild(cls_name: str, config: Dict[str, Any], state: Dict[str, Any]) -> Any:
+def _rebuild(cls_name: str, config: Dict[str, Any], state: Dict[str, Any]) -> Layer:
     """Unpickle a layer: construct ``cls_name(**config)`` and load ``state`` into it."""
     classes = _classes()
     if cls_name not in classes:
@@ -96,7 +101,7 @@ def _rebuild(cls_name: str, config: Dict[str, Any], state: Dict[str, Any]) -> An
     return layer
 
 
-def reduce_layer(layer: Any) -> Tuple[Callable[..., Any], Tuple[str, Dict[str, Any], Dict[str, np.ndarray]]]:
+def reduce_layer(layer: Any) -> Tuple[Callable[..., Any], Tuple[str, Dict[str, Any], Dict[str, Float32Array]]]:
     """``layer.__reduce__()``: rebuild from the class name, the constructor's keyword
     arguments and the parameters (float32 copies, pickled as NumPy arrays)."""
     return _rebuild, (_class_name(layer), _config(layer), layer.state_dict())
@@ -236,19 +241,43 @@ def _parse_metadata(metadata: Any, fail: Callable[[str], Exception]) -> Tuple[st
     return cls_name, config
 
 
-def load(path: PathLike, *, precision: Optional[str] = None) -> Any:
-    """Read a layer written by :func:`save` (or by any safetensors writer, given PyTorch's
-    parameter names and gatedrnn's metadata).
+def load(path: PathLike, *, precision: Optional[str] = None) -> Layer:
+    """Read a layer written by ``layer.save(path)`` (or by any safetensors writer, given
+    PyTorch's parameter names and gatedrnn's metadata).
 
-    Raises FileNotFoundError if ``path`` does not exist, TypeError if it is not a str or
-    os.PathLike, and ValueError naming the file and the problem for anything else: not a
-    regular file, truncated, a malformed header (bad length, bad JSON, tensors that overlap,
-    leave gaps or run past the end, a dtype other than F32, a shape that disagrees with the
-    byte count), missing or foreign metadata, an unknown class, a configuration the
-    constructor rejects, or tensors that do not match the configuration.
+    Args:
+        path: ``str`` or ``os.PathLike`` of the file.
+        precision: "fp32", "bf16" or "int8" overrides the saved one (None: keep it); the
+            file always holds the float32 weights, so a model saved in bf16 or int8 loads
+            back exactly in fp32 too.
 
-    ``precision`` ("fp32", "bf16" or "int8") overrides the saved one; the file always holds
-    the float32 weights, so a model saved in bf16 or int8 loads back exactly in fp32 too."""
+    Returns:
+        The :class:`~gatedrnn.LSTM`, :class:`~gatedrnn.GRU`, :class:`~gatedrnn.LSTMCell` or
+        :class:`~gatedrnn.GRUCell` that was saved: the same class, configuration and
+        weights.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        TypeError: ``path`` is not a str or os.PathLike, or ``precision`` not a str.
+        ValueError: naming the file and the problem, for anything else: not a regular
+            file, truncated, a malformed header (bad length, bad JSON, tensors that
+            overlap, leave gaps or run past the end, a dtype other than F32, a shape that
+            disagrees with the byte count), missing or foreign metadata, an unknown class,
+            a configuration the constructor rejects, tensors that do not match the
+            configuration; or an unknown ``precision``.
+
+    Example::
+
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "gru.safetensors")
+        >>> gru = gatedrnn.GRU(4, 8, bidirectional=True, seed=0)
+        >>> gru.save(path)
+        >>> loaded = gatedrnn.load(path, precision="bf16")
+        >>> loaded
+        GRU(4, 8, bidirectional=True, precision='bf16')
+        >>> bool((loaded.state_dict()["weight_ih_l0"] == gru.state_dict()["weight_ih_l0"]).all())
+        True
+    """
     path = _fspath(path)
     if precision is not None:
         from ._layers import _check_precision
@@ -285,7 +314,8 @@ def load(path: PathLike, *, precision: Optional[str] = None) -> Any:
         _check_layout(tensors, data_size, fail)
         cls_name, config = _parse_metadata(metadata, fail)
         data = np.empty(data_size, np.uint8)  # not zeroed: every byte is read into
-        if f.readinto(memoryview(data)) != data_size:
+        # (NumPy's stubs make ndarray a Buffer from Python 3.12 on.)
+        if f.readinto(memoryview(data)) != data_size:  # type: ignore[arg-type, unused-ignore]
             raise fail("truncated while reading (did the file change?)")
     arrays = {t.name: np.frombuffer(data, _LE_F32, (t.end - t.begin) // _ITEMSIZE, t.begin).reshape(t.shape)
               for t in tensors}

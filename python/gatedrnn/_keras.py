@@ -81,7 +81,8 @@ def _numpy(variable: Any, keras: Any) -> np.ndarray:
     value = getattr(variable, "value", variable)  # the backend tensor behind the Variable
     if hasattr(value, "detach"):
         # torch: Tensor.numpy() directly; NumPy 2 warns when it converts through __array__.
-        return value.detach().cpu().float().numpy()
+        array: np.ndarray = value.detach().cpu().float().numpy()
+        return array
     return np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
 
 
@@ -223,20 +224,39 @@ def from_keras(layer: Any, *, num_threads: Optional[int] = None, precision: str 
     results (the weights are rounded to float32 once). ``precision`` ("fp32", "bf16" or
     "int8") is the layer's: the weights are converted once, here.
 
-    Raises TypeError for an object that is not one of the Keras layers above (subclasses
-    included: they may change the computation) and ValueError for one gatedrnn cannot run
-    exactly: not built, a Bidirectional merge_mode other than 'concat' (import
-    ``layer.forward_layer`` and ``layer.backward_layer`` separately and merge their aligned
-    outputs yourself), directions that differ in type, units, use_bias or reset_after, an
-    activation without an exact ONNX equivalent (e.g. gelu, silu, relu6), or a cell with
-    non-default activations.
+    Args:
+        layer: a built Keras 3 layer, one of those above.
+        num_threads: the layer's ``num_threads`` (None: :func:`gatedrnn.get_num_threads`;
+            cells use the default).
+        precision: "fp32", "bf16" or "int8".
+
+    Returns:
+        :class:`~gatedrnn.LSTM` / :class:`~gatedrnn.GRU` (``batch_first=True``: x is
+        (B, T, I), as in Keras), or :class:`~gatedrnn.LSTMCell` /
+        :class:`~gatedrnn.GRUCell`, of float32 arrays.
+
+    Raises:
+        TypeError: an object that is not one of the Keras layers above (subclasses
+            included: they may change the computation).
+        ValueError: a layer gatedrnn cannot run exactly: not built, a Bidirectional
+            merge_mode other than 'concat' (import ``layer.forward_layer`` and
+            ``layer.backward_layer`` separately and merge their aligned outputs
+            yourself), directions that differ in type, units, use_bias or reset_after, an
+            activation without an exact ONNX equivalent (e.g. gelu, silu, relu6), or a
+            cell with non-default activations.
 
     Example::
 
-        >>> k = keras.layers.LSTM(64, return_sequences=True)
-        >>> _ = k(x)                            # x (B, T, I): builds the weights
+        >>> import keras
+        >>> k = keras.layers.LSTM(8, return_sequences=True)
+        >>> x = np.random.rand(2, 5, 3).astype(np.float32)        # (B, T, I)
+        >>> y_keras = k(x)                                        # (the call builds k)
         >>> g = gatedrnn.from_keras(k)
-        >>> y, (h, c) = g(x)                    # y == k(x), in float32
+        >>> g
+        LSTM(3, 8, batch_first=True)
+        >>> y, (h_n, c_n) = g(x)
+        >>> bool(keras.ops.all(keras.ops.isclose(y_keras, y, atol=1e-5)))
+        True
     """
     keras = _keras_module(layer)
     if keras is None:

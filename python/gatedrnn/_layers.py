@@ -11,15 +11,22 @@ from __future__ import annotations
 import contextlib
 import os
 from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _activations, _core
 from ._threads import get_num_threads
 
 if TYPE_CHECKING:
+    from ._core import _DirectionWeights, _NetworkOptions
     from ._stream import Stream
+
+#: A float32 NumPy array: what every layer returns.
+Float32Array = npt.NDArray[np.float32]
+#: A file path, as ``save`` and ``load`` take it.
+PathLike = Union[str, "os.PathLike[str]"]
 
 __all__ = ["LSTM", "GRU", "LSTMCell", "GRUCell"]
 
@@ -33,7 +40,7 @@ _weights_follow: ContextVar[bool] = ContextVar("gatedrnn_weights_follow", defaul
 
 
 @contextlib.contextmanager
-def weights_follow():
+def weights_follow() -> Iterator[None]:
     """Layers constructed inside get zero parameters and no packed network until the
     caller's ``load_state_dict`` (importers, ``load``, ``gatedrnn.onnx``): half the work."""
     token = _weights_follow.set(True)
@@ -53,7 +60,7 @@ def _shape(s: Sequence[Any]) -> str:
     return "(" + ", ".join(str(v) for v in s) + ("," if len(s) == 1 else "") + ")"
 
 
-def _as_float32(value: Any, name: str) -> np.ndarray:
+def _as_float32(value: Any, name: str) -> Float32Array:
     """float32, C-contiguous, aligned view of ``value``; copies only when the dtype or layout
     differs. Values beyond float32's range become +-inf (IEEE rounding, no warning), as in
     ``torch.Tensor.float()``."""
@@ -96,7 +103,7 @@ def _check_int(value: Any, name: str, minimum: int) -> int:
     return int(value)
 
 
-def _as_lengths(lengths: Any, batch: int, steps: int) -> np.ndarray:
+def _as_lengths(lengths: Any, batch: int, steps: int) -> npt.NDArray[np.int64]:
     try:
         arr = np.asarray(lengths)
     except MemoryError:
@@ -169,13 +176,14 @@ class _Recurrent:
         self.precision = _check_precision(precision)
         self._set_options(reverse, peepholes, input_forget, clip, activations, activation_alpha, activation_beta)
         self._check_capacity()
+        self._params: Dict[str, Float32Array]
         if _weights_follow.get():
             self._params = {name: np.zeros(shape, np.float32) for name, shape in self._param_shapes().items()}
             return  # load_state_dict builds the network
         # PyTorch's default init: every parameter ~ U(-1/sqrt(H), 1/sqrt(H)), in its name order.
         rng = np.random.default_rng(seed)
         k = 1.0 / np.sqrt(self.hidden_size)
-        self._params: Dict[str, np.ndarray] = {
+        self._params = {
             name: rng.uniform(-k, k, size=shape).astype(np.float32) for name, shape in self._param_shapes().items()
         }
         self._build()
@@ -198,13 +206,13 @@ class _Recurrent:
             clip = float(clip)
             if not (0.0 < clip < float("inf")):
                 raise ValueError(f"clip: expected a finite value > 0 (or None for no clipping), got {clip}")
-        self.clip = clip
+        self.clip: Optional[float] = clip
         per_direction = 3 if self._kind == "lstm" else 2
         table = _activations.slots(activations, activation_alpha, activation_beta, per_direction, self._directions)
         self.activations = None if activations is None else [_activations.canonical(a, "activations") for a in activations]
         self.activation_alpha = None if activation_alpha is None else [float(a) for a in activation_alpha]
         self.activation_beta = None if activation_beta is None else [float(b) for b in activation_beta]
-        options: Dict[str, Any] = {}
+        options: _NetworkOptions = {}
         if self.reverse:
             options["reverse"] = True
         if self.peepholes:
@@ -304,7 +312,7 @@ class _Recurrent:
 
     def _build(self) -> None:
         p = self._params
-        weights: List[Tuple[Optional[np.ndarray], ...]] = []
+        weights: List[_DirectionWeights] = []
         for layer in range(self.num_layers):
             for d in range(self._directions):
                 s = self._suffix(layer, d)
@@ -322,16 +330,52 @@ class _Recurrent:
             self._options,
         )
 
-    def state_dict(self) -> Dict[str, np.ndarray]:
-        """The parameters under PyTorch's names, shapes and gate order (float32 copies)."""
+    def state_dict(self) -> Dict[str, Float32Array]:
+        """The parameters under PyTorch's names, shapes and gate order (float32 copies).
+
+        Returns:
+            ``{name: float32 array}`` in PyTorch's order: per layer ``k`` and direction
+            (``_reverse``), ``weight_ih_l{k}`` (G*H, I_k), ``weight_hh_l{k}`` (G*H, H_out),
+            ``bias_ih_l{k}`` and ``bias_hh_l{k}`` (G*H,) (with ``bias``), ``weight_hr_l{k}``
+            (proj_size, H) (with ``proj_size``), ``peephole_l{k}`` (3*H,) (with
+            ``peepholes``); G = 4 (LSTM, gates i, f, g, o) or 3 (GRU, r, z, n). Cells drop
+            the ``_l0`` suffix. The arrays are copies: changing them does not change the
+            model (use :meth:`load_state_dict`). A bf16 or int8 model returns the float32
+            weights it was given.
+
+        Example::
+
+            >>> lstm = gatedrnn.LSTM(4, 8, seed=0)
+            >>> {name: value.shape for name, value in lstm.state_dict().items()}
+            {'weight_ih_l0': (32, 4), 'weight_hh_l0': (32, 8), 'bias_ih_l0': (32,), 'bias_hh_l0': (32,)}
+        """
         return {name: value.copy() for name, value in self._params.items()}
 
-    def load_state_dict(self, state_dict: Dict[str, Any]) -> None:
-        """Replace every parameter. Values may be anything ``np.asarray`` accepts (NumPy
-        arrays, lists, torch tensors); they are converted to float32 and packed once.
-        Raises ValueError naming the key on a missing, unexpected or misshapen entry or one
-        holding NaN or +-inf (also a float64 value beyond float32's range), TypeError on a
-        non-numeric one. A load that raises leaves the model as it was."""
+    def load_state_dict(self, state_dict: Mapping[str, npt.ArrayLike]) -> None:
+        """Replace every parameter (PyTorch's names and layouts, as :meth:`state_dict`).
+
+        Args:
+            state_dict: ``{name: array}`` with exactly the keys of :meth:`state_dict` and
+                their shapes. Values may be anything ``np.asarray`` accepts (NumPy arrays
+                of any real dtype, lists, torch tensors); they are converted to float32
+                and packed once (and converted to the model's ``precision``).
+
+        Raises:
+            ValueError: a missing, unexpected or misshapen entry, or one holding NaN or
+                +-inf (also a float64 value beyond float32's range); the message names
+                the key.
+            TypeError: ``state_dict`` is not a mapping, or an entry is not numeric.
+
+        A load that raises leaves the model as it was.
+
+        Example::
+
+            >>> a, b = gatedrnn.GRU(4, 8, seed=0), gatedrnn.GRU(4, 8, seed=1)
+            >>> b.load_state_dict(a.state_dict())
+            >>> x = np.ones((3, 1, 4), np.float32)
+            >>> bool((a(x)[0] == b(x)[0]).all())
+            True
+        """
         if not hasattr(state_dict, "keys"):
             raise TypeError(f"state_dict: expected a mapping of names to arrays, got {type(state_dict).__name__}")
         shapes = self._param_shapes()
@@ -341,7 +385,7 @@ class _Recurrent:
             raise ValueError(f"state_dict: missing key(s) {', '.join(repr(k) for k in missing)}")
         if unexpected:
             raise ValueError(f"state_dict: unexpected key(s) {', '.join(repr(k) for k in unexpected)}")
-        new = {}
+        new: Dict[str, Float32Array] = {}
         for name, shape in shapes.items():
             value = _as_float32(state_dict[name], f"state_dict key {name!r}")
             if value.shape != shape:
@@ -360,15 +404,35 @@ class _Recurrent:
             self._params = old
             raise
 
-    def save(self, path: Any) -> None:
-        """Write the configuration and weights to ``path`` in safetensors format (the
-        weights under their PyTorch names, the configuration in the metadata); read it
-        back with :func:`gatedrnn.load`."""
+    def save(self, path: PathLike) -> None:
+        """Write the configuration and weights to ``path`` (a safetensors file).
+
+        The file holds the float32 weights under their PyTorch names and the
+        configuration in its metadata (any safetensors reader opens it); read it back
+        with :func:`gatedrnn.load`. An existing file is replaced.
+
+        Args:
+            path: ``str`` or ``os.PathLike``.
+
+        Raises:
+            TypeError: ``path`` is not a str or os.PathLike, or the model is a subclass
+                of a gatedrnn layer (which may need other constructor arguments).
+            OSError: the file cannot be written.
+
+        Example::
+
+            >>> import os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), "lstm.safetensors")
+            >>> lstm = gatedrnn.LSTM(4, 8, num_layers=2, seed=0)
+            >>> lstm.save(path)
+            >>> gatedrnn.load(path)
+            LSTM(4, 8, num_layers=2)
+        """
         from ._io import save
 
         save(self, path)
 
-    def __reduce__(self):
+    def __reduce__(self) -> Tuple[Callable[..., Any], Tuple[str, Dict[str, Any], Dict[str, Float32Array]]]:
         """Pickling: the configuration and the weights (the packed panels are rebuilt)."""
         from ._io import reduce_layer
 
@@ -376,7 +440,25 @@ class _Recurrent:
 
     def stream(self, batch_size: int = 1) -> "Stream":
         """A :class:`~gatedrnn.Stream` over this model: the state kept inside, advanced a
-        step (``s.step(x_t)``) or a chunk (``s(x)``) at a time. Unidirectional models only."""
+        step (``s.step(x_t)``) or a chunk (``s(x)``) at a time.
+
+        Args:
+            batch_size: the number of sequences streamed side by side (an int >= 1).
+
+        Returns:
+            A new :class:`~gatedrnn.Stream` with a zero state.
+
+        Raises:
+            ValueError: ``batch_size`` < 1 or not an int, or the model is bidirectional
+                or ``reverse`` (those need the whole sequence).
+
+        Example::
+
+            >>> gru = gatedrnn.GRU(4, 8, seed=0)
+            >>> s = gru.stream(batch_size=2)
+            >>> s.step(np.ones((2, 4), np.float32)).shape
+            (2, 8)
+        """
         from ._stream import Stream
 
         return Stream(self, batch_size)
@@ -386,14 +468,14 @@ class _Recurrent:
         lead = self.num_layers * self._directions
         return (lead, size) if batch is None else (lead, batch, size)
 
-    def _check_state(self, value: Any, name: str, batch: Optional[int], size: int) -> np.ndarray:
+    def _check_state(self, value: Any, name: str, batch: Optional[int], size: int) -> Float32Array:
         arr = _as_float32(value, name)
         expected = self._state_shape(batch, size)
         if arr.shape != expected:
             raise ValueError(f"{name}: expected shape {_shape(expected)}, got {_shape(arr.shape)}")
         return arr
 
-    def _run(self, x: Any, h0: Any, c0: Any, lengths: Any):
+    def _run(self, x: Any, h0: Any, c0: Any, lengths: Any) -> Tuple[Float32Array, Float32Array, Optional[Float32Array]]:
         if lengths is None and type(x) is np.ndarray and x.ndim == 3 and _ready(x) and _ready(h0) and _ready(c0):
             return self._net.forward(x, h0, c0, None, self.batch_first, self.num_threads or get_num_threads())
         x = _as_float32(x, "x")
@@ -422,7 +504,7 @@ class _Recurrent:
         if batch is None:
             h = None if h is None else h[:, None, :]
             c = None if c is None else c[:, None, :]
-        lens = None if lengths is None else _as_lengths(lengths, batch, steps)
+        lens = None if lengths is None else _as_lengths(lengths, batch, steps)  # type: ignore[arg-type]  # batched
         y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, self.num_threads or get_num_threads())
         if batch is None:
             y, h_n = y[:, 0, :], h_n[:, 0, :]
@@ -492,8 +574,7 @@ class LSTM(_Recurrent):
       ``activation_beta``: their parameters, consumed in order as in ONNX (ONNX's defaults
       when short). Sigmoid and tanh run vectorised, the others lane by lane.
 
-    All run on the fused kernels. Raises ValueError / TypeError naming the argument on
-    wrong shapes or dtypes.
+    All run on the fused kernels.
 
     ``precision``: "fp32" (default), "bf16" or "int8": the weights are converted once,
     here (bf16: rounded to bfloat16; int8: quantised per output row, scale max|row| / 127),
@@ -503,6 +584,31 @@ class LSTM(_Recurrent):
     precision=...)`` is the same in float64. Errors against fp32 are a few 1e-3 in bf16
     and about 1e-2 in int8 (README, "Precision"). ``state_dict()`` keeps the float32
     weights.
+
+    Args:
+        input_size: features of x (I).
+        hidden_size: features of the hidden and cell states (H).
+        num_layers: stacked layers; layer k > 0 reads layer k - 1's output.
+        bias: with ``bias_ih`` / ``bias_hh`` (False: none, as if zero).
+        batch_first: x and y are (B, T, .) instead of (T, B, .) (not the states).
+        bidirectional: each layer also runs backward over the sequence (D = 2); y holds
+            [forward, reverse] features.
+        proj_size: > 0 projects h to proj_size features (``weight_hr``): H_out =
+            proj_size < hidden_size.
+        seed: the seed of the random initialisation (PyTorch's, U(-1/sqrt(H),
+            1/sqrt(H)) for every parameter); None: a fresh one.
+        num_threads: threads per call (None: :func:`gatedrnn.get_num_threads`).
+        precision: "fp32", "bf16" or "int8" (above).
+        reverse, peepholes, input_forget, clip, activations, activation_alpha,
+            activation_beta: the ONNX options (above).
+
+    Raises:
+        TypeError: a size or ``num_threads`` that is not an int, a ``precision`` or
+            activation name that is not a str.
+        ValueError: sizes < 1 (``proj_size`` < 0 or >= ``hidden_size``), an unknown
+            ``precision`` or activation, options that do not go together (e.g.
+            ``reverse`` with ``bidirectional``, ``peepholes`` with ``proj_size``).
+        MemoryError: the parameters cannot fit in this machine's memory.
 
     Example::
 
@@ -540,19 +646,60 @@ class LSTM(_Recurrent):
                          num_threads, reverse, peepholes, input_forget, clip, activations, activation_alpha,
                          activation_beta, precision)
 
-    def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):
+    def __call__(
+        self,
+        x: npt.ArrayLike,
+        state: Optional[Tuple[Optional[npt.ArrayLike], Optional[npt.ArrayLike]]] = None,
+        *,
+        lengths: Optional[npt.ArrayLike] = None,
+    ) -> Tuple[Float32Array, Tuple[Float32Array, Float32Array]]:
+        """Run the layers over a sequence: ``y, (h_n, c_n) = lstm(x, state, lengths=...)``.
+
+        D = 2 if bidirectional else 1, L = num_layers, H = hidden_size, H_out =
+        proj_size or hidden_size.
+
+        Args:
+            x: (T, B, input_size), (B, T, input_size) with ``batch_first``, or unbatched
+                (T, input_size). float32 C-contiguous arrays are used as they are; other
+                real dtypes and layouts (lists, torch tensors) are converted.
+            state: ``(h0, c0)``: h0 (D*L, B, H_out), c0 (D*L, B, H) (no B axis for
+                unbatched x; never batch-first); None, or either element None: zeros.
+            lengths: (B,) integers, 0 <= len <= T: each sequence's valid length (batched
+                x only). Outputs past it are 0, final states are those of the last valid
+                step, the reverse direction runs over the valid prefix.
+
+        Returns:
+            ``(y, (h_n, c_n))``, float32: y (T, B, D*H_out) ((B, T, D*H_out) with
+            ``batch_first``; (T, D*H_out) unbatched), h_n (D*L, B, H_out), c_n (D*L, B, H).
+
+        Raises:
+            ValueError: a wrong shape of x, a state or lengths, or lengths out of range
+                (the message shows the expected and the received shape).
+            TypeError: a non-numeric x or state, non-integer lengths, or a state that is
+                not a pair.
+
+        Example::
+
+            >>> lstm = gatedrnn.LSTM(4, 8, bidirectional=True, seed=0)
+            >>> x = np.random.rand(5, 3, 4).astype(np.float32)       # (T, B, I)
+            >>> y, (h_n, c_n) = lstm(x, lengths=[5, 2, 0])
+            >>> y.shape, h_n.shape, y.dtype
+            ((5, 3, 16), (2, 3, 8), dtype('float32'))
+            >>> bool((y[2:, 1] == 0).all())                            # past len = 2
+            True
+        """
         # The fast path: the core checks the shapes (and copies a strided x).
         if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
                                             self.num_threads or get_num_threads())
-            return y, (h_n, c_n)
+            return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is never None
         h0 = c0 = None
         if state is not None:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError(f"state: expected a tuple (h0, c0), got {type(state).__name__}")
             h0, c0 = state
         y, h_n, c_n = self._run(x, h0, c0, lengths)
-        return y, (h_n, c_n)
+        return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is never None
 
 
 class GRU(_Recurrent):
@@ -570,6 +717,17 @@ class GRU(_Recurrent):
     (H_out = hidden_size). ``reverse``, ``clip``, ``activations`` (2 per direction: f
     for r and z, g for n) and ``precision`` as in :class:`LSTM` (bf16 and int8 also
     round r * h with ``linear_before_reset=False``).
+
+    Args:
+        input_size, hidden_size, num_layers, bias, batch_first, bidirectional, seed,
+            num_threads, precision: as in :class:`LSTM`.
+        linear_before_reset: True (PyTorch's and cuDNN's GRU) or False (the original GRU,
+            ONNX's default), see the gates above.
+        reverse, clip, activations, activation_alpha, activation_beta: the ONNX options,
+            as in :class:`LSTM`.
+
+    Raises:
+        TypeError, ValueError, MemoryError: as :class:`LSTM`.
 
     Example::
 
@@ -605,7 +763,34 @@ class GRU(_Recurrent):
                          seed, num_threads, reverse, False, False, clip, activations, activation_alpha, activation_beta,
                          precision)
 
-    def __call__(self, x: Any, h0: Any = None, *, lengths: Any = None):
+    def __call__(
+        self, x: npt.ArrayLike, h0: Optional[npt.ArrayLike] = None, *, lengths: Optional[npt.ArrayLike] = None
+    ) -> Tuple[Float32Array, Float32Array]:
+        """Run the layers over a sequence: ``y, h_n = gru(x, h0, lengths=...)``.
+
+        D = 2 if bidirectional else 1, L = num_layers, H = hidden_size.
+
+        Args:
+            x: (T, B, input_size), (B, T, input_size) with ``batch_first``, or unbatched
+                (T, input_size); any real dtype (float32 C-contiguous: no copy).
+            h0: (D*L, B, H) (unbatched: (D*L, H)), or None: zeros.
+            lengths: (B,) integers, 0 <= len <= T (as in :meth:`LSTM.__call__`).
+
+        Returns:
+            ``(y, h_n)``, float32: y (T, B, D*H) ((B, T, D*H) with ``batch_first``;
+            (T, D*H) unbatched), h_n (D*L, B, H).
+
+        Raises:
+            ValueError: a wrong shape of x, h0 or lengths, or lengths out of range.
+            TypeError: a non-numeric x or h0, or non-integer lengths.
+
+        Example::
+
+            >>> gru = gatedrnn.GRU(4, 8, num_layers=2, batch_first=True, seed=0)
+            >>> y, h_n = gru(np.ones((3, 5, 4), np.float32))          # (B, T, I)
+            >>> y.shape, h_n.shape
+            ((3, 5, 8), (2, 3, 8))
+        """
         # The fast path: the core checks the shapes (and copies a strided x).
         if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
@@ -620,19 +805,23 @@ class _CellMixin:
 
     _cell = True
     _h_name = "h"
+    # Provided by the layer class the cell derives from (declared for type checkers only).
+    _net: _core.Network
+    input_size: int
+    hidden_size: int
 
-    def _step(self, x: Any, h: Any, c: Any):
+    def _step(self, x: Any, h: Any, c: Any) -> Tuple[Float32Array, Optional[Float32Array]]:
         if type(x) is np.ndarray and x.ndim == 2 and _ready(x) and _ready(h) and _ready(c):
-            return self._net.step(x, h, c, get_num_threads())  # type: ignore[attr-defined]
+            return self._net.step(x, h, c, get_num_threads())
         x = _as_float32(x, "x")
-        I = self.input_size  # type: ignore[attr-defined]
-        H = self.hidden_size  # type: ignore[attr-defined]
+        I = self.input_size
+        H = self.hidden_size
         if x.ndim not in (1, 2) or x.shape[-1] != I:
             raise ValueError(f"x: expected shape (B, {I}) or ({I},) with input_size={I}, got {_shape(x.shape)}")
         batch = x.shape[0] if x.ndim == 2 else None
         expected = (H,) if batch is None else (batch, H)
 
-        def state(value: Any, name: str) -> Optional[np.ndarray]:
+        def state(value: Any, name: str) -> Optional[Float32Array]:
             if value is None:
                 return None
             arr = _as_float32(value, name)
@@ -641,7 +830,7 @@ class _CellMixin:
             return arr.reshape((1, 1, H) if batch is None else (1, batch, H))
 
         x3 = x.reshape((1, 1, I) if batch is None else (1, batch, I))
-        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, get_num_threads())  # type: ignore[attr-defined]
+        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, get_num_threads())
         shape = expected
         return h_n.reshape(shape), None if c_n is None else c_n.reshape(shape)
 
@@ -652,7 +841,13 @@ class LSTMCell(_CellMixin, LSTM):
 
     ``h, c = cell(x, state=None)``: x (B, input_size) or (input_size,); state (h, c) of
     shape (B, hidden_size) (or (hidden_size,)), zeros when None. Returns float32 arrays.
-    ``precision`` ("fp32" or "bf16") as in :class:`LSTM`.
+
+    Args:
+        input_size, hidden_size, bias, seed, precision: as in :class:`LSTM`
+            (``precision`` "fp32", "bf16" or "int8").
+
+    Raises:
+        TypeError, ValueError, MemoryError: as :class:`LSTM`.
 
     Example::
 
@@ -666,12 +861,44 @@ class LSTMCell(_CellMixin, LSTM):
                  precision: str = "fp32") -> None:
         LSTM.__init__(self, input_size, hidden_size, 1, bias, seed=seed, precision=precision)
 
-    def __call__(self, x: Any, state: Optional[Tuple[Any, Any]] = None, *, lengths: Any = None):  # type: ignore[override]
+    def __call__(  # type: ignore[override]  # one step: (h, c), not (y, (h_n, c_n))
+        self,
+        x: npt.ArrayLike,
+        state: Optional[Tuple[Optional[npt.ArrayLike], Optional[npt.ArrayLike]]] = None,
+        *,
+        lengths: None = None,
+    ) -> Tuple[Float32Array, Float32Array]:
+        """One step: ``h, c = cell(x, (h, c))``.
+
+        Args:
+            x: (B, input_size), or unbatched (input_size,); any real dtype.
+            state: ``(h, c)``, each (B, hidden_size) (unbatched: (hidden_size,)); None,
+                or either element None: zeros.
+            lengths: not supported (cells take one step); only for the signature of
+                :meth:`LSTM.__call__`.
+
+        Returns:
+            ``(h', c')``, float32 arrays shaped like h.
+
+        Raises:
+            ValueError: a wrong shape of x or a state.
+            TypeError: a non-numeric x or state, a state that is not a pair, or
+                ``lengths`` given.
+
+        Example::
+
+            >>> cell = gatedrnn.LSTMCell(4, 8, seed=0)
+            >>> h, c = cell(np.ones((2, 4), np.float32))
+            >>> h, c = cell(np.ones((2, 4), np.float32), (h, c))      # the next step
+            >>> h.shape, c.shape
+            ((2, 8), (2, 8))
+        """
+        # (An LSTM network's step returns c, never None: hence the ignores.)
         if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32:  # the fast path
             if state is None:
-                return self._net.step(x, None, None, get_num_threads())
+                return self._net.step(x, None, None, get_num_threads())  # type: ignore[return-value]
             if type(state) is tuple and len(state) == 2 and _ready(state[0]) and _ready(state[1]):
-                return self._net.step(x, state[0], state[1], get_num_threads())
+                return self._net.step(x, state[0], state[1], get_num_threads())  # type: ignore[return-value]
         if lengths is not None:
             raise TypeError("lengths: cells take one step; use LSTM for sequences")
         h0 = c0 = None
@@ -679,7 +906,7 @@ class LSTMCell(_CellMixin, LSTM):
             if not isinstance(state, (tuple, list)) or len(state) != 2:
                 raise TypeError(f"state: expected a tuple (h, c), got {type(state).__name__}")
             h0, c0 = state
-        return self._step(x, h0, c0)
+        return self._step(x, h0, c0)  # type: ignore[return-value]
 
 
 class GRUCell(_CellMixin, GRU):
@@ -687,8 +914,14 @@ class GRUCell(_CellMixin, GRU):
     (weight_ih (3H, I), weight_hh (3H, H), bias_ih, bias_hh).
 
     ``h = cell(x, h=None)``: x (B, input_size) or (input_size,); h (B, hidden_size) or
-    (hidden_size,), zeros when None. Returns a float32 array. ``precision`` ("fp32",
-    "bf16" or "int8") as in :class:`LSTM`.
+    (hidden_size,), zeros when None. Returns a float32 array.
+
+    Args:
+        input_size, hidden_size, bias, seed, precision: as in :class:`LSTM`.
+        linear_before_reset: as in :class:`GRU`.
+
+    Raises:
+        TypeError, ValueError, MemoryError: as :class:`LSTM`.
 
     Example::
 
@@ -704,7 +937,30 @@ class GRUCell(_CellMixin, GRU):
         GRU.__init__(self, input_size, hidden_size, 1, bias, linear_before_reset=linear_before_reset, seed=seed,
                      precision=precision)
 
-    def __call__(self, x: Any, h: Any = None, *, lengths: Any = None):  # type: ignore[override]
+    def __call__(  # type: ignore[override]  # one step: h, not (y, h_n)
+        self, x: npt.ArrayLike, h: Optional[npt.ArrayLike] = None, *, lengths: None = None
+    ) -> Float32Array:
+        """One step: ``h = cell(x, h)``.
+
+        Args:
+            x: (B, input_size), or unbatched (input_size,); any real dtype.
+            h: (B, hidden_size) (unbatched: (hidden_size,)), or None: zeros.
+            lengths: not supported (cells take one step).
+
+        Returns:
+            h', a float32 array shaped like h.
+
+        Raises:
+            ValueError: a wrong shape of x or h.
+            TypeError: a non-numeric x or h, or ``lengths`` given.
+
+        Example::
+
+            >>> cell = gatedrnn.GRUCell(4, 8, seed=0)
+            >>> h = cell(np.ones(4, np.float32))                       # unbatched
+            >>> cell(np.ones(4, np.float32), h).shape
+            (8,)
+        """
         if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and _ready(h):  # fast path
             return self._net.step(x, h, None, get_num_threads())[0]
         if lengths is not None:

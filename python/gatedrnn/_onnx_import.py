@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Union
+from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple, Union
 
 import numpy as np
 
-from ._layers import GRU, LSTM
+from ._layers import GRU, LSTM, PathLike
 from .onnx import _build_layer
+
+if TYPE_CHECKING:
+    import onnx  # the onnx package (an absolute import: not gatedrnn.onnx)
 
 __all__ = ["from_onnx"]
 
@@ -30,7 +33,7 @@ _ATTRIBUTES = {
 }
 
 
-def _load_model(model_or_path: Any):
+def _load_model(model_or_path: Union[onnx.ModelProto, PathLike, bytes, bytearray, memoryview]) -> onnx.ModelProto:
     try:
         import onnx  # the onnx package (an absolute import: not gatedrnn.onnx)
     except ImportError as exc:
@@ -55,18 +58,18 @@ def _load_model(model_or_path: Any):
                     + type(model_or_path).__name__)
 
 
-def _opset(model) -> int:
+def _opset(model: onnx.ModelProto) -> int:
     for entry in model.opset_import:
         if entry.domain in _ONNX_DOMAINS:
             return int(entry.version)
     raise ValueError("model_or_path: the model imports no version of the default ONNX domain (opset_import)")
 
 
-def _node_label(node, index: int) -> str:
+def _node_label(node: onnx.NodeProto, index: int) -> str:
     return f"{node.op_type} node {node.name!r}" if node.name else f"{node.op_type} node #{index} (unnamed)"
 
 
-def _select_node(graph, node: Any):
+def _select_node(graph: onnx.GraphProto, node: Any) -> Tuple[onnx.NodeProto, str]:
     """(node, label) of the LSTM/GRU node asked for."""
     candidates = [n for n in graph.node if n.op_type in _RNN_OPS and n.domain in _ONNX_DOMAINS]
     labels = [_node_label(n, k) for k, n in enumerate(candidates)]
@@ -96,10 +99,10 @@ def _select_node(graph, node: Any):
     raise TypeError(f"node: expected None, a node name (str) or an index (int), got {type(node).__name__}")
 
 
-def _constants(graph) -> Dict[str, Any]:
+def _constants(graph: onnx.GraphProto) -> Dict[str, Union[onnx.TensorProto, onnx.NodeProto]]:
     """Values known before the graph runs: initializers and Constant node outputs (the
     arrays are decoded lazily, by ``_constant_value``)."""
-    values: Dict[str, Any] = {t.name: t for t in graph.initializer}
+    values: Dict[str, Union[onnx.TensorProto, onnx.NodeProto]] = {t.name: t for t in graph.initializer}
     for n in graph.node:
         if n.op_type == "Constant" and n.domain in _ONNX_DOMAINS and len(n.output) == 1:
             values[n.output[0]] = n
@@ -110,7 +113,7 @@ def _constants(graph) -> Dict[str, Any]:
     return values
 
 
-def _constant_value(item: Any) -> np.ndarray:
+def _constant_value(item: Union[onnx.TensorProto, onnx.NodeProto]) -> np.ndarray:
     from onnx import helper, numpy_helper
 
     if hasattr(item, "op_type"):  # a Constant node
@@ -118,14 +121,16 @@ def _constant_value(item: Any) -> np.ndarray:
             raise ValueError("a Constant node needs exactly one value attribute")
         attr = item.attribute[0]
         if attr.name == "value":
-            return numpy_helper.to_array(attr.t)
+            tensor: np.ndarray = numpy_helper.to_array(attr.t)
+            return tensor
         if attr.name in ("value_float", "value_floats", "value_int", "value_ints"):
             return np.asarray(helper.get_attribute_value(attr))
         raise ValueError(f"Constant node with {attr.name!r} holds no numeric tensor")
-    return numpy_helper.to_array(item)
+    initializer: np.ndarray = numpy_helper.to_array(item)
+    return initializer
 
 
-def _attributes(node, op: str, opset: int, label: str) -> Dict[str, Any]:
+def _attributes(node: onnx.NodeProto, op: str, opset: int, label: str) -> Dict[str, Any]:
     from onnx import helper
 
     attrs: Dict[str, Any] = {}
@@ -145,8 +150,13 @@ def _attributes(node, op: str, opset: int, label: str) -> Dict[str, Any]:
     return attrs
 
 
-def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_threads: Optional[int] = None,
-              precision: str = "fp32"):
+def from_onnx(
+    model_or_path: Union[onnx.ModelProto, PathLike, bytes, bytearray, memoryview],
+    node: Union[None, str, int] = None,
+    *,
+    num_threads: Optional[int] = None,
+    precision: str = "fp32",
+) -> Union[LSTM, GRU]:
     """A gatedrnn layer computing one ONNX ``LSTM`` or ``GRU`` node of a model.
 
     Args:
@@ -193,12 +203,27 @@ def from_onnx(model_or_path: Any, node: Union[None, str, int] = None, *, num_thr
             index, a weight that is not a constant, an unknown attribute, an opset before 7,
             or inputs / attributes ONNX rejects (the message names the node and input).
         TypeError: a ``model_or_path`` or ``node`` of the wrong type.
+        ImportError: the ``onnx`` package is not installed.
 
     Example::
 
-        >>> torch.onnx.export(torch.nn.GRU(8, 16), (x,), "gru.onnx", dynamo=False)
-        >>> layer = gatedrnn.from_onnx("gru.onnx")
-        >>> y, h_n = layer(x.numpy())          # the numbers of the ONNX model's GRU node
+        >>> import onnx
+        >>> from onnx import helper, numpy_helper
+        >>> W = np.random.rand(1, 12, 3).astype(np.float32)      # (D, 3*H, I), gates z, r, h
+        >>> R = np.random.rand(1, 12, 4).astype(np.float32)      # (D, 3*H, H)
+        >>> node = helper.make_node("GRU", ["X", "W", "R"], ["Y", "Y_h"], hidden_size=4)
+        >>> graph = helper.make_graph(
+        ...     [node], "gru", [helper.make_tensor_value_info("X", onnx.TensorProto.FLOAT, [5, 2, 3])],
+        ...     [helper.make_tensor_value_info("Y", onnx.TensorProto.FLOAT, None)],
+        ...     initializer=[numpy_helper.from_array(W, "W"), numpy_helper.from_array(R, "R")])
+        >>> layer = gatedrnn.from_onnx(helper.make_model(graph))  # or a path, or the bytes
+        >>> layer
+        GRU(3, 4, bias=False, linear_before_reset=False)
+        >>> X = np.random.rand(5, 2, 3).astype(np.float32)       # (T, B, I)
+        >>> y, h_n = layer(X)
+        >>> Y, Y_h = gatedrnn.onnx.gru(X, W, R)                   # the node's outputs
+        >>> bool(np.allclose(y, Y[:, 0]) and np.allclose(h_n, Y_h))
+        True
     """
     model = _load_model(model_or_path)
     opset = _opset(model)

@@ -3,16 +3,21 @@ chunk at a time (speech frames, sensor readings)."""
 
 from __future__ import annotations
 
-from typing import Any, Tuple, Union
+from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 
 import numpy as np
+import numpy.typing as npt
 
 from ._threads import get_num_threads
-from ._layers import _as_float32
+from ._layers import Float32Array, _as_float32
+
+if TYPE_CHECKING:
+    from ._layers import _Recurrent
 
 _F32 = np.dtype(np.float32)
 
-State = Union[np.ndarray, Tuple[np.ndarray, np.ndarray]]
+#: A stream's state: an LSTM's (or LSTMCell's) ``(h, c)``, a GRU's (or GRUCell's) ``h``.
+State = Union[Float32Array, Tuple[Float32Array, Float32Array]]
 
 
 class Stream:
@@ -30,15 +35,28 @@ class Stream:
     allocates only its output. Two streams of one model never share state. A stream runs
     at its model's ``precision`` (fp32, bf16 or int8).
 
+    Args:
+        model: a unidirectional, not ``reverse``, :class:`~gatedrnn.LSTM`,
+            :class:`~gatedrnn.GRU`, :class:`~gatedrnn.LSTMCell` or
+            :class:`~gatedrnn.GRUCell` (``model.stream(batch_size)`` is the usual way).
+        batch_size: the number of sequences streamed side by side (an int >= 1).
+
+    Raises:
+        ValueError: ``batch_size`` < 1 or not an int, or a bidirectional or ``reverse``
+            model.
+
     Example::
 
         >>> lstm = gatedrnn.LSTM(40, 128, num_layers=2, seed=0)
+        >>> frames = np.random.rand(6, 1, 40).astype(np.float32)   # (T, batch_size, I)
         >>> s = lstm.stream(batch_size=1)
-        >>> for frame in frames:                      # each (1, 40) float32
-        ...     y = s.step(frame)                     # (1, 128)
+        >>> ys = [s.step(frame) for frame in frames]              # each (1, 128)
+        >>> y, _ = lstm(frames)                                   # the whole sequence at once
+        >>> bool((np.stack(ys) == y).all())                       # bitwise the same
+        True
     """
 
-    def __init__(self, model: Any, batch_size: int) -> None:
+    def __init__(self, model: _Recurrent, batch_size: int) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
             raise ValueError(f"batch_size: expected an int >= 1, got {batch_size!r}")
         if getattr(model, "bidirectional", False):
@@ -52,26 +70,67 @@ class Stream:
         self.batch_size = int(batch_size)
         L = model.num_layers
         self._h = np.zeros((L, self.batch_size, model._out_size), np.float32)
-        self._c = np.zeros((L, self.batch_size, model.hidden_size), np.float32) if self._lstm else None
+        self._c: Optional[Float32Array] = (
+            np.zeros((L, self.batch_size, model.hidden_size), np.float32) if self._lstm else None)
         self._threads = model.num_threads
 
     # -- advancing ---------------------------------------------------------------------
-    def _input(self, x: Any) -> np.ndarray:
+    def _input(self, x: npt.ArrayLike) -> Float32Array:
         if type(x) is np.ndarray and x.dtype is _F32:
             return x  # the core copies a strided or misaligned buffer
         return _as_float32(x, "x")
 
-    def step(self, x: Any) -> np.ndarray:
-        """Advance one timestep: x (batch_size, input_size) -> y (batch_size, H_out)."""
+    def step(self, x: npt.ArrayLike) -> Float32Array:
+        """Advance one timestep: x (batch_size, input_size) -> y (batch_size, H_out).
+
+        Args:
+            x: one step of input, (batch_size, input_size), any real dtype.
+
+        Returns:
+            This step's output, a float32 array (batch_size, H_out) (H_out =
+            proj_size or hidden_size: the last layer's h). The state moves on one step.
+
+        Raises:
+            ValueError: x is not (batch_size, input_size).
+            TypeError: x is not numeric.
+
+        Example::
+
+            >>> s = gatedrnn.GRU(3, 5, num_layers=2, seed=0).stream(batch_size=4)
+            >>> s.step(np.ones((4, 3), np.float32)).shape
+            (4, 5)
+        """
         x = self._input(x)
         if x.ndim != 2:
             raise ValueError(
                 f"x: expected one step of shape ({self.batch_size}, {self._model.input_size}), got {tuple(x.shape)}")
         return self._model._net.advance(x, self._h, self._c, False, self._threads or get_num_threads())
 
-    def __call__(self, x: Any) -> np.ndarray:
-        """Advance over a chunk of steps: x (T, batch_size, input_size) (or batch-first for a
-        batch_first model) -> y of the same layout with H_out features."""
+    def __call__(self, x: npt.ArrayLike) -> Float32Array:
+        """Advance over a chunk of steps: x (T, batch_size, input_size) -> y (T, batch_size, H_out).
+
+        Args:
+            x: (T, batch_size, input_size), or (batch_size, T, input_size) for a
+                ``batch_first`` model; any real dtype. T may be 0.
+
+        Returns:
+            The chunk's outputs, float32, in x's layout with H_out features. Feeding a
+            sequence in chunks of any size gives bitwise the outputs of one call.
+
+        Raises:
+            ValueError: x is not 3-D (use :meth:`step` for one step) or its batch or
+                feature size differs from the stream's.
+            TypeError: x is not numeric.
+
+        Example::
+
+            >>> lstm = gatedrnn.LSTM(3, 5, seed=0)
+            >>> x = np.random.rand(8, 2, 3).astype(np.float32)
+            >>> s = lstm.stream(batch_size=2)
+            >>> y = np.concatenate([s(x[:3]), s(x[3:])])             # two chunks
+            >>> bool((y == lstm(x)[0]).all())
+            True
+        """
         x = self._input(x)
         if x.ndim != 3:
             form = "(batch_size, T, input_size)" if self._batch_first else "(T, batch_size, input_size)"
@@ -81,14 +140,44 @@ class Stream:
 
     # -- the state ----------------------------------------------------------------------
     def reset(self) -> None:
-        """Zero the state (start a new stream)."""
+        """Zero the state (start a new stream).
+
+        Example::
+
+            >>> s = gatedrnn.GRUCell(3, 5, seed=0).stream()
+            >>> _ = s.step(np.ones((1, 3), np.float32))
+            >>> s.reset()
+            >>> bool((s.state == 0).all())
+            True
+        """
         self._h.fill(0.0)
         if self._c is not None:
             self._c.fill(0.0)
 
     @property
     def state(self) -> State:
-        """A copy of the state: LSTM ``(h, c)``, GRU ``h``; cells without the layer axis."""
+        """The state, read as a copy or assigned.
+
+        LSTM: ``(h, c)`` with h (num_layers, batch_size, H_out) and c (num_layers,
+        batch_size, hidden_size) float32 arrays; GRU: h. Cells: without the layer axis,
+        (batch_size, .). Assigning takes the same form, of any real dtype (converted to
+        float32); nothing changes if it raises.
+
+        Raises:
+            TypeError: (on assignment) an LSTM state that is not a pair ``(h, c)``, or a
+                non-numeric array.
+            ValueError: (on assignment) a wrong shape.
+
+        Example::
+
+            >>> s = gatedrnn.LSTM(3, 5, num_layers=2, seed=0).stream(batch_size=1)
+            >>> h, c = s.state
+            >>> h.shape, c.shape
+            ((2, 1, 5), (2, 1, 5))
+            >>> s.state = (h + 0.5, c)                                  # set it
+            >>> float(s.state[0][0, 0, 0])
+            0.5
+        """
         h = self._h[0].copy() if self._cell else self._h.copy()
         if self._c is None:
             return h
@@ -96,7 +185,9 @@ class Stream:
         return h, c
 
     @state.setter
-    def state(self, value: State) -> None:
+    def state(self, value: Union[npt.ArrayLike, Tuple[npt.ArrayLike, npt.ArrayLike]]) -> None:
+        h: Any
+        c: Any
         if self._lstm:
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 raise TypeError(f"state: expected a tuple (h, c), got {type(value).__name__}")
@@ -109,7 +200,7 @@ class Stream:
         if self._c is not None:
             self._c[...] = new_c
 
-    def _check(self, value: Any, name: str, target: np.ndarray) -> np.ndarray:
+    def _check(self, value: Any, name: str, target: Float32Array) -> Float32Array:
         arr = np.asarray(value)
         if arr.dtype.kind not in "fiu":
             raise TypeError(f"state {name}: expected a real numeric array, got dtype {arr.dtype}")

@@ -21,7 +21,24 @@ _cpus = _available_cpus()
 
 
 def set_num_threads(n: int) -> None:
-    """Set the number of threads layers use when they were built without ``num_threads``."""
+    """Set the number of threads layers use when they were built without ``num_threads``.
+
+    Threads split a call's hidden units; results are bitwise the same for any count.
+
+    Args:
+        n: an int >= 1.
+
+    Raises:
+        ValueError: ``n`` is not an int in [1, 2**31 - 1].
+
+    Example::
+
+        >>> previous = gatedrnn.get_num_threads()
+        >>> gatedrnn.set_num_threads(1)
+        >>> gatedrnn.get_num_threads()
+        1
+        >>> gatedrnn.set_num_threads(previous)
+    """
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2**31 - 1:
         raise ValueError(f"n: expected an int in [1, 2**31 - 1], got {n!r}")
     global _default_threads
@@ -29,5 +46,15 @@ def set_num_threads(n: int) -> None:
 
 
 def get_num_threads() -> int:
-    """The number of threads layers use by default (the CPUs this process may run on)."""
+    """The number of threads layers use by default.
+
+    Returns:
+        The last :func:`set_num_threads`, else the number of CPUs this process may run
+        on (its affinity mask, read at import).
+
+    Example::
+
+        >>> gatedrnn.get_num_threads() >= 1
+        True
+    """
     return _default_threads if _default_threads is not None else _cpus

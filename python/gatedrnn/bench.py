@@ -35,9 +35,18 @@ import statistics
 import subprocess
 import sys
 import time
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from types import ModuleType
+from typing import (TYPE_CHECKING, Any, Callable, ContextManager, Dict, Iterable, List, Mapping, Optional, Sequence,
+                    TextIO, Tuple, TypedDict, Union)
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    import argparse
+
+    from ._competitors import Competitor
+    from ._layers import GRU, LSTM
 
 __all__ = [
     "CELLS", "KINDS", "ALL_CELLS", "QUICK_CELLS",
@@ -80,6 +89,11 @@ OPENBLAS_VARS = ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")
 REEXEC_MARKER = "GATEDRNN_BENCH_REEXEC"
 
 Outputs = Tuple[np.ndarray, np.ndarray, Optional[np.ndarray]]  # (y, h_n, c_n or None)
+# What a layer returns: LSTM (y, (h_n, c_n)), GRU (y, h_n).
+LayerOutputs = Union[Tuple[np.ndarray, Tuple[np.ndarray, np.ndarray]], Tuple[np.ndarray, np.ndarray]]
+# A model's parameters under PyTorch's names (``state_dict()``).
+StateDict = Mapping[str, npt.ArrayLike]
+F32 = npt.NDArray[np.float32]
 
 
 def flops(kind: str, B: int, T: int, I: int, H: int) -> int:
@@ -92,7 +106,17 @@ def flops(kind: str, B: int, T: int, I: int, H: int) -> int:
 # every thread's slice of W_hh from the cache level that holds it). A single step
 # (T = 1) streams W_ih too. The ceilings are the ones measured on the project's machine;
 # on another machine the floor is only indicative.
-CEILINGS = {
+class Ceilings(TypedDict):
+    """The measured ceilings :func:`floor_ms` takes (``CEILINGS``: the project's machine)."""
+
+    machine: str
+    fma_flops_per_core: float
+    l2_slice_bytes: int
+    l2_bytes_per_s_per_core: float
+    shared_bytes_per_s: Dict[int, List[Tuple[Optional[int], float]]]
+
+
+CEILINGS: Ceilings = {
     "machine": "2 cores of an AMD EPYC Zen 4 (shared/BENCHMARKS.md)",
     "fma_flops_per_core": 117e9,       # fp32 FMA peak; AVX-512 and AVX2 alike on Zen 4
     "l2_slice_bytes": 768 * 1024,      # a thread's W_hh slice stays in its own 1 MiB L2 up to this
@@ -104,7 +128,7 @@ CEILINGS = {
 
 
 def floor_ms(kind: str, B: int, T: int, I: int, H: int, threads: int,
-             ceilings: Optional[dict] = None) -> Optional[float]:
+             ceilings: Optional[Ceilings] = None) -> Optional[float]:
     """The fp32 floor in ms of one forward pass (None for thread counts without
     measured ceilings)."""
     c = CEILINGS if ceilings is None else ceilings
@@ -165,7 +189,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
     return t
 
 
-def _f32(sd, key, shape=None) -> np.ndarray:
+def _f32(sd: StateDict, key: str, shape: Optional[Tuple[int, ...]] = None) -> F32:
     a = np.asarray(sd[key], dtype=np.float32)
     if shape is not None and a.shape != shape:
         raise ValueError(f"state_dict key {key!r}: expected shape {shape}, got {a.shape}")
@@ -174,8 +198,11 @@ def _f32(sd, key, shape=None) -> np.ndarray:
 
 class _NumpyRNN:
     G = 4
+    # Set by the subclass's _set_biases (declared for type checkers only).
+    b_x: F32
+    _set_biases: Callable[[F32, F32], None]
 
-    def __init__(self, state_dict):
+    def __init__(self, state_dict: StateDict) -> None:
         w_ih = np.asarray(state_dict["weight_ih_l0"], dtype=np.float32)
         GH, I = w_ih.shape
         if GH % self.G:
@@ -192,7 +219,7 @@ class _NumpyRNN:
         self.w_hh_t = np.ascontiguousarray(w_hh.T)      # (H, G*H)
         self._set_biases(b_ih, b_hh)
 
-    def _project(self, x: np.ndarray) -> np.ndarray:
+    def _project(self, x: npt.ArrayLike) -> F32:
         x = np.ascontiguousarray(x, dtype=np.float32)
         T, B, I = x.shape
         xp = x.reshape(T * B, I) @ self.w_ih_t          # one GEMM for all timesteps
@@ -204,10 +231,10 @@ class NumpyLSTM(_NumpyRNN):
     """Hoisted float32 NumPy LSTM (gate order i, f, g, o); returns (y, (h_n, c_n))."""
     G = 4
 
-    def _set_biases(self, b_ih, b_hh):
+    def _set_biases(self, b_ih: F32, b_hh: F32) -> None:
         self.b_x = b_ih + b_hh                           # both biases go with the input projection
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> Tuple[F32, Tuple[F32, F32]]:
         xp = self._project(x)
         T, B, _ = xp.shape
         H = self.hidden_size
@@ -230,13 +257,13 @@ class NumpyGRU(_NumpyRNN):
     returns (y, h_n)."""
     G = 3
 
-    def _set_biases(self, b_ih, b_hh):
+    def _set_biases(self, b_ih: F32, b_hh: F32) -> None:
         H = b_ih.shape[0] // 3
         self.b_x = b_ih.copy()
         self.b_x[: 2 * H] += b_hh[: 2 * H]              # r, z: both biases pre-summed
         self.b_hn = b_hh[2 * H:].copy()                  # n: b_hn stays inside r * (.)
 
-    def __call__(self, x):
+    def __call__(self, x: npt.ArrayLike) -> Tuple[F32, F32]:
         xp = self._project(x)
         T, B, _ = xp.shape
         H = self.hidden_size
@@ -257,15 +284,16 @@ class NumpyGRU(_NumpyRNN):
         return y, h[None]
 
 
-def numpy_baseline(kind: str, state_dict):
+def numpy_baseline(kind: str, state_dict: StateDict) -> Union[NumpyLSTM, NumpyGRU]:
     """The NumPy baseline of ``kind`` ('lstm' or 'gru') with the weights of ``state_dict``."""
-    return {"lstm": NumpyLSTM, "gru": NumpyGRU}[kind](state_dict)
+    classes: Dict[str, Callable[[StateDict], Union[NumpyLSTM, NumpyGRU]]] = {"lstm": NumpyLSTM, "gru": NumpyGRU}
+    return classes[kind](state_dict)
 
 
 # ----------------------------------------------------------------------------------
 # Checking.
 
-def unpack_outputs(kind: str, out) -> Outputs:
+def unpack_outputs(kind: str, out: Any) -> Outputs:
     """(y, (h_n, c_n)) or (y, h_n) -> (y, h_n, c_n or None)."""
     y, state = out
     if kind == "lstm":
@@ -274,10 +302,11 @@ def unpack_outputs(kind: str, out) -> Outputs:
     return y, state, None
 
 
-def reference_outputs(kind: str, x: np.ndarray, state_dict) -> Outputs:
+def reference_outputs(kind: str, x: np.ndarray, state_dict: StateDict) -> Outputs:
     """float64 outputs of gatedrnn.reference for a zero initial state."""
     from gatedrnn import reference
 
+    out: LayerOutputs
     if kind == "lstm":
         out = reference.lstm(x, state_dict)
     else:
@@ -287,15 +316,16 @@ def reference_outputs(kind: str, x: np.ndarray, state_dict) -> Outputs:
             None if c is None else np.asarray(c, np.float64))
 
 
-def check_outputs(got: Outputs, ref: Outputs, T: int, *, rows: Optional[Sequence[int]] = None,
-                  atol: float = ATOL, rtol: float = RTOL, require_float32: bool = True) -> dict:
+def check_outputs(got: Sequence[Optional[np.ndarray]], ref: Sequence[Optional[np.ndarray]], T: int, *,
+                  rows: Optional[Sequence[int]] = None, atol: float = ATOL, rtol: float = RTOL,
+                  require_float32: bool = True) -> Dict[str, Any]:
     """Compare (y, h_n, c_n) with the reference. ``rows``: the batch rows ``ref``
     holds (None: all). Returns a dict with 'ok', the max abs error of each output,
     the tolerance, the rows compared, and 'error' (a message) when not ok."""
     atol = atol * max(1.0, T / 128.0)
-    res = {"ok": True, "atol": atol, "rtol": rtol, "rows": "all" if rows is None else list(rows),
-           "max_abs_err": {}, "error": None}
-    problems = []
+    res: Dict[str, Any] = {"ok": True, "atol": atol, "rtol": rtol, "rows": "all" if rows is None else list(rows),
+                           "max_abs_err": {}, "error": None}
+    problems: List[str] = []
     for name, g, r in zip(("y", "h_n", "c_n"), got, ref):
         if r is None:
             continue
@@ -331,7 +361,7 @@ BURST_S = 0.1  # seconds of back-to-back calls per implementation within a round
 SETTLE_S = 0.15  # multi-threaded rows: idle seconds before each burst (pools wind down)
 
 
-def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
+def time_interleaved(fns: Mapping[str, Callable[[], object]], budget: float, *,
                      estimate: Optional[float] = None, min_repeats: int = MIN_REPEATS,
                      max_time: Optional[float] = None,
                      max_repeats: int = MAX_REPEATS, settle: float = 0.0) -> Dict[str, List[float]]:
@@ -405,7 +435,7 @@ def time_interleaved(fns: Dict[str, Callable[[], object]], budget: float, *,
     return times
 
 
-def summarize(seconds: Sequence[float]) -> dict:
+def summarize(seconds: Sequence[float]) -> Dict[str, Any]:
     """median/min/mean in ms, repeats, and every time in ms."""
     ms = [s * 1e3 for s in seconds]
     if not ms:
@@ -431,8 +461,9 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
-def machine_info() -> dict:
+def machine_info() -> Dict[str, Any]:
     logical = os.cpu_count()
+    usable: Optional[int]
     try:
         usable = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
@@ -442,7 +473,7 @@ def machine_info() -> dict:
             "hostname": platform.node()}
 
 
-def machine_line(m: dict) -> str:
+def machine_line(m: Dict[str, Any]) -> str:
     cpus = f"{m['logical_cpus']} logical CPUs"
     if m["usable_cpus"] != m["logical_cpus"]:
         cpus += f", {m['usable_cpus']} usable"
@@ -462,27 +493,28 @@ def _module_version(name: str) -> Optional[str]:
 OPTIONAL_LIBRARIES = ("threadpoolctl", "torch", "onnx", "onnxruntime", "openvino", "matplotlib")
 
 
-def versions_info() -> dict:
+def versions_info() -> Dict[str, Optional[str]]:
     import gatedrnn
 
-    v = {"gatedrnn": getattr(gatedrnn, "__version__", "unknown"),
-         "python": platform.python_version(),
-         "python_implementation": platform.python_implementation(),
-         "numpy": np.__version__}
+    v: Dict[str, Optional[str]] = {"gatedrnn": getattr(gatedrnn, "__version__", "unknown"),
+                                   "python": platform.python_version(),
+                                   "python_implementation": platform.python_implementation(),
+                                   "numpy": np.__version__}
     for name in OPTIONAL_LIBRARIES:
         v[name] = _module_version(name)
     return v
 
 
-def _threadpoolctl():
+def _threadpoolctl() -> Optional[ModuleType]:
     try:
         import threadpoolctl
-        return threadpoolctl
     except ImportError:
         return None
+    module: ModuleType = threadpoolctl
+    return module
 
 
-def blas_info() -> Optional[List[dict]]:
+def blas_info() -> Optional[List[Dict[str, Any]]]:
     """threadpoolctl's view of the BLAS libraries loaded (None without threadpoolctl)."""
     tpc = _threadpoolctl()
     if tpc is None:
@@ -491,7 +523,7 @@ def blas_info() -> Optional[List[dict]]:
     return [{k: d.get(k) for k in keep} for d in tpc.threadpool_info() if d.get("user_api") == "blas"]
 
 
-def blas_line(blas: Optional[List[dict]]) -> str:
+def blas_line(blas: Optional[List[Dict[str, Any]]]) -> str:
     if blas is None:
         return "not pinned (threadpoolctl not installed)"
     if not blas:
@@ -505,25 +537,26 @@ def blas_line(blas: Optional[List[dict]]) -> str:
     return ", ".join(parts) + "; threads pinned with threadpoolctl"
 
 
-def blas_threads(n: int):
+def blas_threads(n: int) -> ContextManager[Any]:
     """Context manager pinning the BLAS libraries' threads to n (no-op without threadpoolctl)."""
     tpc = _threadpoolctl()
     if tpc is None:
         return contextlib.nullcontext()
-    return tpc.threadpool_limits(limits=n, user_api="blas")
+    limits: ContextManager[Any] = tpc.threadpool_limits(limits=n, user_api="blas")
+    return limits
 
 
-def gatedrnn_info() -> dict:
+def gatedrnn_info() -> Dict[str, Any]:
     import gatedrnn
 
-    def call(name, default=None):
+    def call(name: str, default: object = None) -> object:
         f = getattr(gatedrnn, name, None)
         try:
             return f() if f is not None else default
         except Exception as e:  # info must not crash on a partial build
             return f"unavailable ({type(e).__name__}: {e})"
 
-    def method(precision):
+    def method(precision: str) -> object:
         f = getattr(getattr(gatedrnn, "_core", None), f"{precision}_method", None)
         try:
             return f() if f is not None else None
@@ -538,17 +571,17 @@ def gatedrnn_info() -> dict:
 # ----------------------------------------------------------------------------------
 # One row of the table, and the grid.
 
-def cell_shape(cell: str) -> dict:
+def cell_shape(cell: str) -> Dict[str, int]:
     B, T, I, H = CELLS[cell]
     return {"B": B, "T": T, "I": I, "H": H}
 
 
-def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Outputs,
+def bench_row(impls: Mapping[str, Callable[[], object]], kind: str, T: int, ref: Outputs,
               budget: float, *, rows: Optional[Sequence[int]] = None,
               cross_check: Optional[str] = None, untimed: Iterable[str] = (),
-              context: Callable[[], object] = contextlib.nullcontext,
+              context: Callable[[], ContextManager[Any]] = contextlib.nullcontext,
               min_repeats: int = MIN_REPEATS, settle: float = 0.0,
-              exclude_failed: Iterable[str] = (), atols: Optional[Dict[str, float]] = None) -> dict:
+              exclude_failed: Iterable[str] = (), atols: Optional[Dict[str, float]] = None) -> Dict[str, Any]:
     """Check then time a set of implementations of one (cell, kind, threads) row.
 
     ``impls`` maps a name to a zero-argument callable returning the layer's outputs
@@ -564,7 +597,7 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
     precision) their own absolute tolerance.
     """
     atols = dict(atols or {})
-    checks: Dict[str, dict] = {}
+    checks: Dict[str, Dict[str, Any]] = {}
     first: Dict[str, float] = {}
     outputs: Dict[str, Outputs] = {}
     untimed = set(untimed)
@@ -602,11 +635,11 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
         exclude_failed = set(exclude_failed)
         timed = {n: impls[n] for n in impls if n in first and n not in untimed
                  and not (n in exclude_failed and not checks[n]["ok"])}
-        times = {}
+        times: Dict[str, List[float]] = {}
         if timed:
             times = time_interleaved(timed, budget, estimate=sum(first[n] for n in timed),
                                      min_repeats=min_repeats, settle=settle)
-    timings = {}
+    timings: Dict[str, Dict[str, Any]] = {}
     for name in impls:
         s = summarize(times.get(name, []))
         s["first_call_ms"] = first[name] * 1e3 if name in first else None
@@ -615,7 +648,7 @@ def bench_row(impls: Dict[str, Callable[[], object]], kind: str, T: int, ref: Ou
             "ok": all(c["ok"] for c in checks.values())}
 
 
-def make_gatedrnn(kind: str, I: int, H: int, threads: int, precision: str = "fp32"):
+def make_gatedrnn(kind: str, I: int, H: int, threads: int, precision: str = "fp32") -> Union[LSTM, GRU]:
     import gatedrnn
 
     if kind == "lstm":
@@ -623,12 +656,12 @@ def make_gatedrnn(kind: str, I: int, H: int, threads: int, precision: str = "fp3
     return gatedrnn.GRU(I, H, linear_before_reset=True, seed=0, num_threads=threads, precision=precision)
 
 
-def with_outliers(state_dict: dict, rng: np.random.Generator, fraction: float = 0.01,
-                  scale: float = 20.0) -> dict:
+def with_outliers(state_dict: StateDict, rng: np.random.Generator, fraction: float = 0.01,
+                  scale: float = 20.0) -> Dict[str, F32]:
     """A copy of ``state_dict`` with ``fraction`` of every weight matrix's entries made
     ``scale`` times larger (biases kept): the outliers of trained weights, for accuracy
     measurements of reduced precisions."""
-    out = {}
+    out: Dict[str, F32] = {}
     for name, value in state_dict.items():
         value = np.array(value, np.float32)
         if name.startswith("weight"):
@@ -645,7 +678,7 @@ PRECISIONS = ("fp32", "bf16", "int8")
 PRECISION_ATOL = {"bf16": 1e-2, "int8": 4e-2}
 
 
-def same_weights(a: dict, b: dict) -> bool:
+def same_weights(a: StateDict, b: StateDict) -> bool:
     return a.keys() == b.keys() and all(np.array_equal(np.asarray(a[k]), np.asarray(b[k])) for k in a)
 
 
@@ -655,7 +688,7 @@ def fmt_ms(v: Optional[float]) -> str:
     return f"{v:.0f}" if v >= 1000 else f"{v:.4g}"
 
 
-def _progress_summary(row: dict) -> str:
+def _progress_summary(row: Dict[str, Any]) -> str:
     """The end of a row's progress line: status, each median, the ratios."""
     if row.get("error"):
         return f"ERROR {row['error']}"
@@ -672,9 +705,9 @@ def _progress_summary(row: dict) -> str:
 
 
 def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int], budget: float,
-             *, progress=sys.stderr, results: Optional[list] = None,
-             competitors: Optional[Dict[str, object]] = None,
-             precisions: Sequence[str] = ("fp32",)) -> List[dict]:
+             *, progress: Optional[TextIO] = sys.stderr, results: Optional[List[Dict[str, Any]]] = None,
+             competitors: Optional[Mapping[str, Competitor]] = None,
+             precisions: Sequence[str] = ("fp32",)) -> List[Dict[str, Any]]:
     """gatedrnn vs the NumPy baseline and ``competitors`` (name -> adapter of
     :mod:`gatedrnn._competitors`) over the grid, all interleaved in each row. Rows are
     appended to ``results`` (a new list when None) as they finish, so a caller keeps
@@ -695,11 +728,12 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
         for kind in kinds:
             x = make_input(cell)
             rows = check_rows(B)
-            ref_sd = ref = None
+            ref_sd: Optional[Dict[str, F32]] = None
+            ref: Optional[Outputs] = None
             for n in threads:
                 i += 1
-                row = {"cell": cell, "kind": kind, **cell_shape(cell), "threads": n,
-                       "flops": flops(kind, B, T, I, H), "floor_ms": floor_ms(kind, B, T, I, H, n)}
+                row: Dict[str, Any] = {"cell": cell, "kind": kind, **cell_shape(cell), "threads": n,
+                                       "flops": flops(kind, B, T, I, H), "floor_ms": floor_ms(kind, B, T, I, H, n)}
                 if progress is not None:
                     print(f"[{i}/{total}] {kind} {cell} B={B} T={T} H={H} threads={n} ...",
                           end=" ", file=progress, flush=True)
@@ -708,7 +742,7 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                     m = make_gatedrnn(kind, I, H, n)
                     sd = m.state_dict()
                     row["gatedrnn_num_threads"] = getattr(m, "num_threads", n)
-                    if ref is None or not same_weights(sd, ref_sd):
+                    if ref is None or ref_sd is None or not same_weights(sd, ref_sd):
                         t0 = time.perf_counter()
                         with blas_threads(1):  # an oversubscribed BLAS pool can be 5x slower
                             ref = reference_outputs(kind, x if rows is None else x[:, rows], sd)
@@ -722,7 +756,7 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                     if progress is not None:
                         print(f"ERROR {row['error']}", file=progress, flush=True)
                     continue
-                impls = {"gatedrnn": (lambda m=m: m(x))}
+                impls: Dict[str, Callable[..., object]] = {"gatedrnn": (lambda m=m: m(x))}  # each called with ()
                 for p in reduced:
                     mp = make_gatedrnn(kind, I, H, n, p)
                     mp.load_state_dict(sd)
@@ -730,7 +764,7 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                 impls["numpy"] = lambda b=base: b(x)
                 # Competitors: built from the same weights; a setup error excludes one.
                 setup_errors: Dict[str, str] = {}
-                settings: Dict[str, dict] = {}
+                settings: Dict[str, Dict[str, Any]] = {}
                 for name, adapter in competitors.items():
                     try:
                         impls[name], settings[name] = adapter.build(kind, sd, x, n)
@@ -738,7 +772,7 @@ def run_grid(cells: Sequence[str], kinds: Sequence[str], threads: Sequence[int],
                         setup_errors[name] = f"setup: {type(e).__name__}: {e}"
                 row["impl_settings"] = settings
 
-                def context(n=n):
+                def context(n: int = n) -> contextlib.ExitStack:
                     stack = contextlib.ExitStack()
                     stack.enter_context(blas_threads(n))
                     for name in impls:
@@ -792,7 +826,7 @@ THREAD_PINNING = {"torch": "torch.set_num_threads(n)", "ort": "ORT intra_op_num_
                   "ov": "OpenVINO INFERENCE_NUM_THREADS=n"}
 
 
-def format_header(meta: dict) -> str:
+def format_header(meta: Dict[str, Any]) -> str:
     v, g = meta["versions"], meta["gatedrnn"]
     isas = g["available_isas"]
     isas = ", ".join(isas) if isinstance(isas, (list, tuple)) else str(isas)
@@ -856,7 +890,7 @@ def table_columns(competitors: Sequence[str] = (), precisions: Sequence[str] = (
     return cols
 
 
-def _check_cell(r: dict) -> str:
+def _check_cell(r: Dict[str, Any]) -> str:
     if r.get("error"):
         return "ERROR"
     excluded = list(r.get("excluded") or {})
@@ -867,7 +901,7 @@ def _check_cell(r: dict) -> str:
     return "; ".join(parts)
 
 
-def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] = None) -> str:
+def format_table(results: Iterable[Dict[str, Any]], competitors: Optional[Sequence[str]] = None) -> str:
     """The markdown table. ``competitors``: the competitor columns (default: every
     competitor that appears in ``results``)."""
     results = list(results)
@@ -884,6 +918,7 @@ def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] =
     for r in results:
         t = r.get("timings") or {}
         g = t.get("gatedrnn", {})
+        vals: Dict[str, Any]
         vals = {"cell": r["cell"], "kind": r["kind"], "B": r["B"], "T": r["T"], "H": r["H"],
                 "threads": r["threads"],
                 "speedup": f"{r['speedup']:.2f}" if r.get("speedup") else "-",
@@ -905,7 +940,7 @@ def format_table(results: Iterable[dict], competitors: Optional[Sequence[str]] =
 # ----------------------------------------------------------------------------------
 # The chart.
 
-def plot_results(results: Sequence[dict], meta: dict, path: str) -> None:
+def plot_results(results: Sequence[Dict[str, Any]], meta: Dict[str, Any], path: str) -> None:
     """A PNG bar chart: per row (cell, kind, threads), gatedrnn's speedup over NumPy and
     over the fastest competitor (median / median; > 1: gatedrnn faster), log scale,
     with a line at 1. Needs matplotlib (ImportError otherwise)."""
@@ -924,7 +959,8 @@ def plot_results(results: Sequence[dict], meta: dict, path: str) -> None:
     ax = fig.add_subplot()
     xs = np.arange(n)
     width = 0.4 if have_best else 0.6
-    series = [(xs - (width / 2 if have_best else 0), vs_numpy, "over NumPy", "#4c72b0", None)]
+    series: List[Tuple[npt.NDArray[Any], npt.ArrayLike, str, str, Optional[List[Optional[str]]]]] = [
+        (xs - (width / 2 if have_best else 0), vs_numpy, "over NumPy", "#4c72b0", None)]
     if have_best:
         series.append((xs + width / 2, vs_best, "over the best competitor (named)", "#dd8452",
                        [r.get("best_competitor") for r in rows]))
@@ -967,14 +1003,15 @@ def plot_results(results: Sequence[dict], meta: dict, path: str) -> None:
 # ----------------------------------------------------------------------------------
 # Command line.
 
-def csv_list(choices: Optional[Sequence[str]] = None, conv=str, what: str = "value"):
+def csv_list(choices: Optional[Sequence[str]] = None, conv: Callable[[str], Any] = str,
+             what: str = "value") -> Callable[[str], List[Any]]:
     import argparse
 
-    def parse(text: str):
+    def parse(text: str) -> List[Any]:
         items = [s.strip() for s in text.split(",") if s.strip()]
         if not items:
             raise argparse.ArgumentTypeError(f"empty {what} list")
-        out = []
+        out: List[Any] = []
         for s in items:
             if choices is not None:
                 match = [c for c in choices if c.lower() == s.lower()]
@@ -1019,7 +1056,7 @@ def competitor_list(text: str) -> Optional[List[str]]:
     return csv_list(COMPETITORS, what="competitor")(text)
 
 
-def add_bench_arguments(p) -> None:
+def add_bench_arguments(p: argparse.ArgumentParser) -> None:
     """The grid options of ``python -m gatedrnn bench``."""
     p.add_argument("--cells", type=csv_list(ALL_CELLS, what="cell"), default=None,
                    help=f"comma-separated cells (default: all, {','.join(ALL_CELLS)}; "
@@ -1049,7 +1086,7 @@ def add_bench_arguments(p) -> None:
                         "(needs matplotlib)")
 
 
-def resolve_settings(args) -> dict:
+def resolve_settings(args: argparse.Namespace) -> Dict[str, Any]:
     cells = list(ALL_CELLS)
     threads = [1]
     budget = DEFAULT_BUDGET
@@ -1079,7 +1116,7 @@ def openblas_notes() -> List[str]:
     return notes
 
 
-def reexec_without_openblas_env(cmd_args: Sequence[str], *, stream=sys.stderr) -> None:
+def reexec_without_openblas_env(cmd_args: Sequence[str], *, stream: TextIO = sys.stderr) -> None:
     """Re-execute this Python process once without OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE.
 
     ``cmd_args`` is what follows the interpreter and its flags on the new command
@@ -1093,8 +1130,9 @@ def reexec_without_openblas_env(cmd_args: Sequence[str], *, stream=sys.stderr) -
         return
     env = {k: v for k, v in os.environ.items() if k not in OPENBLAS_VARS}
     env[REEXEC_MARKER] = ";".join(f"{k}={v}" for k, v in found.items())
+    flags: List[str]
     try:
-        flags = subprocess._args_from_interpreter_flags()
+        flags = subprocess._args_from_interpreter_flags()  # type: ignore[attr-defined]  # (private, stable)
     except Exception:
         flags = []
     argv = [sys.executable, *flags, *cmd_args]
@@ -1107,7 +1145,7 @@ def reexec_without_openblas_env(cmd_args: Sequence[str], *, stream=sys.stderr) -
         print(f"note: re-exec failed ({e}); continuing with them set", file=stream, flush=True)
 
 
-def collect_meta(settings: dict, argv: Optional[Sequence[str]] = None) -> dict:
+def collect_meta(settings: Dict[str, Any], argv: Optional[Sequence[str]] = None) -> Dict[str, Any]:
     notes = openblas_notes()
     if _threadpoolctl() is None:
         notes.append("threadpoolctl not installed: NumPy's BLAS threads are not pinned "
@@ -1123,13 +1161,14 @@ def collect_meta(settings: dict, argv: Optional[Sequence[str]] = None) -> dict:
             "notes": notes}
 
 
-def write_json(path: str, doc: dict) -> None:
+def write_json(path: str, doc: Dict[str, Any]) -> None:
     with open(path, "w") as f:
         json.dump(doc, f, indent=1, default=str)
         f.write("\n")
 
 
-def run(args, argv: Optional[Sequence[str]] = None, *, out=None, progress=None) -> int:
+def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None, *, out: Optional[TextIO] = None,
+        progress: Optional[TextIO] = None) -> int:
     """``python -m gatedrnn bench``: run the grid, print the table, write the JSON and
     the chart. Returns the exit status: 0 when gatedrnn's and numpy's checks all
     passed, 1 otherwise (a competitor failing its check is reported and excluded, not
@@ -1160,7 +1199,7 @@ def run(args, argv: Optional[Sequence[str]] = None, *, out=None, progress=None) 
         print(f"note: {note}", file=progress, flush=True)
     print(format_header(meta), file=out)
     print(file=out, flush=True)
-    results: List[dict] = []
+    results: List[Dict[str, Any]] = []
     interrupted = False
     try:
         run_grid(settings["cells"], settings["kinds"], settings["threads"], settings["time_budget_s"],

@@ -60,12 +60,13 @@ Example::
 from __future__ import annotations
 
 import math
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Literal, Optional, Sequence, Tuple, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 from . import _activations
-from ._layers import GRU, LSTM, _as_float32, _shape, weights_follow
+from ._layers import GRU, LSTM, Float32Array, _as_float32, _shape, weights_follow
 
 __all__ = ["lstm", "gru"]
 
@@ -131,7 +132,8 @@ def _float_list(values: Any, name: str) -> List[float]:
         raise TypeError(f"{name}: expected a list of floats, got an array of shape {_shape(arr.shape)}")
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
-    return arr.tolist()
+    out: List[float] = arr.tolist()
+    return out
 
 
 def _resolve_activations(
@@ -186,7 +188,7 @@ def _check_shape(arr: np.ndarray, name: str, expected: Tuple[int, ...], formula:
         raise ValueError(f"{name}: expected shape {formula} = {_shape(expected)}, got {_shape(arr.shape)}")
 
 
-def _hidden_size(R: np.ndarray, hidden_size: Any, gates: int, directions: int) -> int:
+def _hidden_size(R: Float32Array, hidden_size: object, gates: int, directions: int) -> int:
     """hidden_size from R (checked against the attribute when that is given)."""
     formula = f"(num_directions, {gates}*hidden_size, hidden_size)"
     if hidden_size is not None:
@@ -198,7 +200,7 @@ def _hidden_size(R: np.ndarray, hidden_size: Any, gates: int, directions: int) -
     if R.ndim != 3 or R.shape[2] < 1:
         raise ValueError(f"R: expected a 3-D array of shape {formula} with hidden_size >= 1, "
                          f"got shape {_shape(R.shape)}")
-    H = R.shape[2]
+    H: int = R.shape[2]
     _check_shape(R, "R", (directions, gates * H, H), formula)
     return H
 
@@ -206,6 +208,26 @@ def _hidden_size(R: np.ndarray, hidden_size: Any, gates: int, directions: int) -
 def _blocks(a: np.ndarray, order: Tuple[int, ...], hidden: int) -> np.ndarray:
     """Rearrange the gate blocks (of ``hidden`` rows each) along the first axis."""
     return np.concatenate([a[g * hidden:(g + 1) * hidden] for g in order], axis=0)
+
+
+@overload
+def _build_layer(
+    kind: Literal["lstm"], W: Any, R: Any, B: Any, P: Any, *, input_size: Optional[int], hidden_size: Any,
+    direction: Any, activations: Any, activation_alpha: Any, activation_beta: Any, clip: Any, input_forget: Any = ...,
+    linear_before_reset: Any = ..., layout: Any = ..., num_threads: Optional[int] = ..., precision: str = ...,
+) -> LSTM: ...
+@overload
+def _build_layer(
+    kind: Literal["gru"], W: Any, R: Any, B: Any, P: Any, *, input_size: Optional[int], hidden_size: Any,
+    direction: Any, activations: Any, activation_alpha: Any, activation_beta: Any, clip: Any, input_forget: Any = ...,
+    linear_before_reset: Any = ..., layout: Any = ..., num_threads: Optional[int] = ..., precision: str = ...,
+) -> GRU: ...
+@overload
+def _build_layer(
+    kind: str, W: Any, R: Any, B: Any, P: Any, *, input_size: Optional[int], hidden_size: Any,
+    direction: Any, activations: Any, activation_alpha: Any, activation_beta: Any, clip: Any, input_forget: Any = ...,
+    linear_before_reset: Any = ..., layout: Any = ..., num_threads: Optional[int] = ..., precision: str = ...,
+) -> Union[LSTM, GRU]: ...
 
 
 def _build_layer(
@@ -227,7 +249,7 @@ def _build_layer(
     layout: Any = 0,
     num_threads: Optional[int] = None,
     precision: str = "fp32",
-):
+) -> Union[LSTM, GRU]:
     """A gatedrnn layer computing the ONNX ``kind`` ("lstm" or "gru") node with these
     inputs and attributes; ``input_size`` None takes it from W. Raises ValueError /
     TypeError naming the input or attribute on anything ONNX (or onnxruntime) rejects."""
@@ -265,7 +287,7 @@ def _build_layer(
                              "NaN or infinite value(s)")
 
     # Options at their defaults are left out (the layer's defaults are ONNX's).
-    options: dict = dict(bias=B is not None, batch_first=layout == 1, bidirectional=D == 2, seed=0,
+    options: Dict[str, Any] = dict(bias=B is not None, batch_first=layout == 1, bidirectional=D == 2, seed=0,
                          num_threads=num_threads, precision=precision)
     if direction == "reverse":
         options["reverse"] = True
@@ -273,6 +295,8 @@ def _build_layer(
         options["clip"] = clip
     if names is not None:
         options.update(activations=names, activation_alpha=alphas, activation_beta=betas)
+    layer: Union[LSTM, GRU]
+    order: Tuple[int, ...]
     if kind == "lstm":
         if P is not None:
             options["peepholes"] = True
@@ -286,7 +310,7 @@ def _build_layer(
             layer = GRU(I, H, linear_before_reset=linear_before_reset, **options)
         order = _GRU_ORDER
 
-    state = {}
+    state: Dict[str, Float32Array] = {}
     for d in range(D):
         suffix = "_l0" + ("_reverse" if d else "")
         state["weight_ih" + suffix] = _blocks(W[d], order, H)
@@ -301,7 +325,7 @@ def _build_layer(
 
 
 # -- calls ------------------------------------------------------------------------------
-def _check_lengths(sequence_lens: Any, batch: int, steps: int) -> Optional[np.ndarray]:
+def _check_lengths(sequence_lens: Any, batch: int, steps: int) -> Optional[npt.NDArray[np.int64]]:
     if sequence_lens is None:
         return None
     try:
@@ -321,7 +345,7 @@ def _check_lengths(sequence_lens: Any, batch: int, steps: int) -> Optional[np.nd
     return arr.astype(np.int64)
 
 
-def _initial_state(value: Any, name: str, D: int, batch: int, H: int, layout: int) -> Optional[np.ndarray]:
+def _initial_state(value: Any, name: str, D: int, batch: int, H: int, layout: int) -> Optional[Float32Array]:
     """An ONNX initial state as (D, B, H) (the layer's layout)."""
     if value is None:
         return None
@@ -333,7 +357,7 @@ def _initial_state(value: Any, name: str, D: int, batch: int, H: int, layout: in
     return arr
 
 
-def _check_x(X: Any, layout: Any) -> np.ndarray:
+def _check_x(X: object, layout: Any) -> Float32Array:
     X = _as_float32(X, "X")
     if X.ndim != 3 or X.shape[2] < 1:
         form = "(batch_size, seq_length, input_size)" if layout == 1 else "(seq_length, batch_size, input_size)"
@@ -342,7 +366,9 @@ def _check_x(X: Any, layout: Any) -> np.ndarray:
     return X
 
 
-def _prepare_call(layer, X: np.ndarray, sequence_lens: Any, states: Sequence[Tuple[str, Any]], layout: int):
+def _prepare_call(
+    layer: Union[LSTM, GRU], X: Float32Array, sequence_lens: Any, states: Sequence[Tuple[str, Any]], layout: int
+) -> Tuple[Optional[npt.NDArray[np.int64]], List[Optional[Float32Array]]]:
     """Checked ``(lengths, initial states)`` for the layer's call on X."""
     batch, steps = (X.shape[0], X.shape[1]) if layout else (X.shape[1], X.shape[0])
     lengths = _check_lengths(sequence_lens, batch, steps)
@@ -350,7 +376,9 @@ def _prepare_call(layer, X: np.ndarray, sequence_lens: Any, states: Sequence[Tup
     return lengths, [_initial_state(v, name, D, batch, layer.hidden_size, layout) for name, v in states]
 
 
-def _outputs(y: np.ndarray, finals: Sequence[np.ndarray], lengths: Optional[np.ndarray], D: int, layout: int):
+def _outputs(
+    y: Float32Array, finals: Sequence[Float32Array], lengths: Optional[npt.NDArray[np.int64]], D: int, layout: int
+) -> Tuple[Float32Array, ...]:
     """The layer's y (T, B, D*H) (or (B, T, D*H)) and final states (D, B, H) in ONNX's
     layout, with onnxruntime's zero final states for rows of length 0 (also when T = 0)."""
     H = finals[0].shape[-1]
@@ -392,21 +420,46 @@ def lstm(
 ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ONNX ``LSTM`` operator (opset 7-22): ``Y, Y_h, Y_c = lstm(X, W, R, ...)``.
 
-    Inputs (anything ``np.asarray`` takes; computed in float32) and attributes carry ONNX's
-    names and meaning; see the module docstring for shapes and gate orders. None stands
-    for an omitted optional input (B: zero biases; initial states: zeros; P: no peepholes).
+    Inputs (anything ``np.asarray`` takes, of any real dtype; computed in float32) and
+    attributes carry ONNX's names and meaning; the module docstring has the table of shapes
+    and gate orders. None stands for an omitted optional input. D = 2 for
+    "bidirectional", else 1; H = hidden_size.
 
-    - ``hidden_size``: optional, read from R (checked against R when given).
-    - ``direction``: "forward", "reverse" or "bidirectional".
-    - ``activations``: 3 names (f, g, h) per direction, forward's then reverse's; default
-      Sigmoid, Tanh, Tanh. ``activation_alpha`` / ``activation_beta``: their parameters.
-    - ``clip``: None or a threshold > 0 for every gate pre-activation.
-    - ``input_forget``: non-zero couples the gates, f = 1 - i.
-    - ``layout``: 0 (time-major) or 1 (batch-major) for X, the initial states and outputs.
+    Args:
+        X: (T, B, I) (layout 1: (B, T, I)).
+        W: (D, 4*H, I), gates i, o, f, c.
+        R: (D, 4*H, H), gates i, o, f, c.
+        B: (D, 8*H): [Wb, Rb]; None: zero biases.
+        sequence_lens: (B,) integers in [0, T]; None: all T.
+        initial_h, initial_c: (D, B, H) (layout 1: (B, D, H)); None: zeros.
+        P: (D, 3*H) peepholes, order i, o, f; None: no peepholes.
+        hidden_size: optional, read from R (checked against R when given).
+        direction: "forward", "reverse" or "bidirectional".
+        activations: 3 names (f, g, h) per direction, forward's then reverse's; default
+            Sigmoid, Tanh, Tanh. ``activation_alpha`` / ``activation_beta``: their
+            parameters.
+        clip: None or a threshold > 0 for every gate pre-activation.
+        input_forget: non-zero couples the gates, f = 1 - i.
+        layout: 0 (time-major) or 1 (batch-major) for X, the initial states and outputs.
 
-    Returns float32 arrays ``Y`` (T, D, B, H) (layout 1: (B, T, D, H)), ``Y_h`` and ``Y_c``
-    (D, B, H) (layout 1: (B, D, H)). Raises ValueError / TypeError naming the input or
-    attribute on a wrong shape, dtype or value.
+    Returns:
+        float32 arrays ``Y`` (T, D, B, H) (layout 1: (B, T, D, H)), ``Y_h`` and ``Y_c``
+        (D, B, H) (layout 1: (B, D, H)).
+
+    Raises:
+        ValueError: a wrong shape or value (naming the input or attribute): shapes that
+            disagree, lengths out of range, an unknown direction or activation,
+            non-finite weights.
+        TypeError: a non-numeric input or an attribute of the wrong type.
+
+    Example::
+
+        >>> X = np.random.rand(5, 2, 3).astype(np.float32)          # (T, B, I)
+        >>> W, R = np.random.rand(2, 16, 3), np.random.rand(2, 16, 4)  # D = 2, H = 4
+        >>> Y, Y_h, Y_c = gatedrnn.onnx.lstm(X, W, R, direction="bidirectional",
+        ...                                  sequence_lens=[5, 3])
+        >>> Y.shape, Y_h.shape, Y_c.shape
+        ((5, 2, 2, 4), (2, 2, 4), (2, 2, 4))
     """
     x = _check_x(X, layout)
     layer = _build_layer("lstm", W, R, B, P, input_size=x.shape[2], hidden_size=hidden_size, direction=direction,
@@ -447,8 +500,32 @@ def gru(
     ``linear_before_reset``: 0 (ONNX's default) computes ``h = g(X W_h^T + (r * H) R_h^T +
     Rb_h + Wb_h)``, non-zero ``h = g(X W_h^T + r * (H R_h^T + Rb_h) + Wb_h)`` (PyTorch's form).
 
-    Returns float32 arrays ``Y`` (T, D, B, H) (layout 1: (B, T, D, H)) and ``Y_h``
-    (D, B, H) (layout 1: (B, D, H)).
+    Args:
+        X: (T, B, I) (layout 1: (B, T, I)).
+        W, R: (D, 3*H, I) and (D, 3*H, H), gates z, r, h.
+        B: (D, 6*H): [Wb, Rb]; None: zero biases.
+        sequence_lens: (B,) integers in [0, T]; None: all T.
+        initial_h: (D, B, H) (layout 1: (B, D, H)); None: zeros.
+        hidden_size, direction, clip, layout: as in :func:`lstm`.
+        activations: 2 names (f, g) per direction; default Sigmoid, Tanh.
+        linear_before_reset: 0 or non-zero (above).
+
+    Returns:
+        float32 arrays ``Y`` (T, D, B, H) (layout 1: (B, T, D, H)) and ``Y_h`` (D, B, H)
+        (layout 1: (B, D, H)).
+
+    Raises:
+        ValueError, TypeError: as :func:`lstm`.
+
+    Example::
+
+        >>> X = np.random.rand(6, 1, 3).astype(np.float32)          # (T, B, I)
+        >>> W, R = np.random.rand(1, 12, 3), np.random.rand(1, 12, 4)  # H = 4
+        >>> Y, Y_h = gatedrnn.onnx.gru(X, W, R, linear_before_reset=1)
+        >>> Y.shape, Y_h.shape
+        ((6, 1, 1, 4), (1, 1, 4))
+        >>> bool(np.array_equal(Y[-1], Y_h))                      # the last step's state
+        True
     """
     x = _check_x(X, layout)
     layer = _build_layer("gru", W, R, B, None, input_size=x.shape[2], hidden_size=hidden_size, direction=direction,

@@ -52,18 +52,36 @@ Shapes (exactly torch.nn's)
   zero, final states are those after each row's last valid step (``len == 0``: the
   initial state), and the reverse direction runs over each row's valid prefix,
   ``t = len-1, ..., 0``, starting from its initial state.
+
+Example::
+
+    >>> import numpy as np, gatedrnn
+    >>> lstm = gatedrnn.LSTM(4, 8, num_layers=2, seed=0)
+    >>> x = np.random.rand(5, 3, 4)
+    >>> y_ref, (h_ref, c_ref) = gatedrnn.reference.lstm(x, lstm.state_dict(), lengths=[5, 4, 1])
+    >>> y, (h, c) = lstm(x, lengths=[5, 4, 1])
+    >>> y_ref.dtype, bool(np.allclose(y, y_ref, atol=1e-5) and np.allclose(c, c_ref, atol=1e-5))
+    (dtype('float64'), True)
 """
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Optional, Tuple
+from typing import Any, Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Set, Tuple, Union, overload
 
 import numpy as np
+import numpy.typing as npt
 
 __all__ = ["sigmoid", "tanh", "round_bf16", "quantize_int8", "lstm_cell", "gru_cell", "lstm", "gru"]
 
 _LSTM_GATES = 4  # i, f, g, o
 _GRU_GATES = 3  # r, z, n
+
+_F64 = npt.NDArray[np.float64]
+_I64 = npt.NDArray[np.int64]
+# A real scalar: the elementwise functions return a NumPy scalar for one (like np.tanh).
+_Scalar = Union[float, np.floating[Any], np.integer[Any], np.bool_]
+# A matrix product's operand rounding (identity, round_bf16 or quantize_int8).
+_Rounding = Callable[[_F64], _F64]
 
 
 # --------------------------------------------------------------------------------------
@@ -71,13 +89,33 @@ _GRU_GATES = 3  # r, z, n
 # --------------------------------------------------------------------------------------
 
 
-def sigmoid(x):
+@overload
+def sigmoid(x: _Scalar) -> np.float64: ...
+@overload
+def sigmoid(x: npt.ArrayLike) -> _F64: ...
+def sigmoid(x: npt.ArrayLike) -> Union[_F64, np.float64]:
     """Logistic function ``1 / (1 + exp(-x))``, elementwise, in float64.
 
     Numerically stable for any input: only ``exp(-|x|)``, which lies in ``[0, 1]``, is
     ever computed, so nothing overflows and no floating-point warning is raised.
     ``sigmoid(+inf) = 1``, ``sigmoid(-inf) = 0``, ``sigmoid(+-0) = 0.5``, NaN gives NaN.
     For very negative ``x`` the result keeps full relative precision (~``exp(x)``).
+
+    Args:
+        x: a real scalar or array of any real dtype (bool, int, float).
+
+    Returns:
+        float64: an array of x's shape, or a NumPy scalar for a scalar x.
+
+    Raises:
+        TypeError: x is not real (complex, str, object).
+
+    Example::
+
+        >>> gatedrnn.reference.sigmoid(np.array([-np.inf, 0.0, 800.0]))
+        array([0. , 0.5, 1. ])
+        >>> float(gatedrnn.reference.sigmoid(0))
+        0.5
     """
     x = _as_float64("x", x)
     with np.errstate(under="ignore"):  # exp(-745) and below flush to (sub)normal/0: fine
@@ -85,20 +123,58 @@ def sigmoid(x):
         # x >= 0: 1 / (1 + exp(-x));  x < 0: exp(x) / (1 + exp(x)). NaN takes the 2nd
         # branch and stays NaN.
         out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
-    return out[()]  # a NumPy scalar for scalar input, like np.tanh
+    result: Union[_F64, np.float64] = out[()]  # a NumPy scalar for scalar input, like np.tanh
+    return result
 
 
-def tanh(x):
-    """Hyperbolic tangent, elementwise, in float64 (``np.tanh``, which is stable)."""
+@overload
+def tanh(x: _Scalar) -> np.float64: ...
+@overload
+def tanh(x: npt.ArrayLike) -> _F64: ...
+def tanh(x: npt.ArrayLike) -> Union[_F64, np.float64]:
+    """Hyperbolic tangent, elementwise, in float64 (``np.tanh``, which is stable).
+
+    Args:
+        x: a real scalar or array of any real dtype (bool, int, float).
+
+    Returns:
+        float64: an array of x's shape, or a NumPy scalar for a scalar x.
+
+    Raises:
+        TypeError: x is not real (complex, str, object).
+
+    Example::
+
+        >>> gatedrnn.reference.tanh([0.0, 1.0])
+        array([0.        , 0.76159416])
+    """
     return np.tanh(_as_float64("x", x))
 
 
-def round_bf16(x):
+@overload
+def round_bf16(x: _Scalar) -> np.float64: ...
+@overload
+def round_bf16(x: npt.ArrayLike) -> _F64: ...
+def round_bf16(x: npt.ArrayLike) -> Union[_F64, np.float64]:
     """``x`` rounded to bfloat16 (as float64 values), the way ``precision="bf16"`` rounds
     weights and operands: to float32 first, then to the nearest bfloat16 (ties to even;
     the 8 exponent bits of float32 and 7 mantissa bits). Zero and float32 denormals become
     a signed zero (vcvtneps2bf16's rule), infinities stay, NaN stays NaN; values past
     bfloat16's largest finite value round to infinity.
+
+    Args:
+        x: a real scalar or array of any real dtype (bool, int, float).
+
+    Returns:
+        float64: an array of x's shape, or a NumPy scalar for a scalar x.
+
+    Raises:
+        TypeError: x is not real (complex, str, object).
+
+    Example::
+
+        >>> gatedrnn.reference.round_bf16([1.0, 1 + 2**-8, 1 + 3 * 2**-8, 3e-39])  # ties to even
+        array([1.      , 1.      , 1.015625, 0.      ])
     """
     f = np.atleast_1d(_as_float64("x", x))
     with np.errstate(over="ignore"):
@@ -106,19 +182,40 @@ def round_bf16(x):
     bits = f.view(np.uint32)
     rounded = ((bits + np.uint32(0x7FFF) + ((bits >> 16) & np.uint32(1))) >> 16) << 16
     tiny = (bits & np.uint32(0x7F800000)) == 0
-    out = np.where(tiny, bits & np.uint32(0x80000000), rounded).astype(np.uint32)
+    out: npt.NDArray[Any] = np.where(tiny, bits & np.uint32(0x80000000), rounded).astype(np.uint32)
     out = out.view(np.float32).astype(np.float64)
     out[np.isnan(f)] = np.nan
-    return out.reshape(np.shape(x))[()]
+    result: Union[_F64, np.float64] = out.reshape(np.shape(x))[()]
+    return result
 
 
-def quantize_int8(x):
+@overload
+def quantize_int8(x: _Scalar) -> np.float64: ...
+@overload
+def quantize_int8(x: npt.ArrayLike) -> _F64: ...
+def quantize_int8(x: npt.ArrayLike) -> Union[_F64, np.float64]:
     """Each row of ``x`` (the last axis) quantised the way ``precision="int8"`` quantises
     weights (per output row) and operands (per batch row, per step), returned dequantised
     (float64): ``s * q`` with ``s = max|row| / 127`` and ``q = round(row / s)`` (to nearest
     even, within [-127, 127]), both in float32 arithmetic. A row whose scale would not be
     a normal float32 (max|row| < 127 * 2^-126) counts as zero; a row holding NaN or an
     infinity becomes NaN.
+
+    Args:
+        x: a real scalar or array of any real dtype; each row along the last axis is
+            quantised with its own scale.
+
+    Returns:
+        float64: the dequantised values, x's shape (a NumPy scalar for a scalar x).
+
+    Raises:
+        TypeError: x is not real (complex, str, object).
+
+    Example::
+
+        >>> q = gatedrnn.reference.quantize_int8([1.0, -0.5, 0.25, 0.1])  # s = 1 / 127
+        >>> np.rint(q * 127)                                     # -63.5 rounds to even
+        array([127., -64.,  32.,  13.])
     """
     a = np.atleast_1d(_as_float64("x", x))
     with np.errstate(over="ignore", invalid="ignore"):
@@ -131,14 +228,15 @@ def quantize_int8(x):
         q = np.clip(np.rint(f / safe), -127, 127)  # float32 division, then to nearest even
     out = np.where(normal, s.astype(np.float64) * q.astype(np.float64), 0.0)
     out = np.where(finite, out, np.nan)
-    return out.reshape(np.shape(x))[()]
+    result: Union[_F64, np.float64] = out.reshape(np.shape(x))[()]
+    return result
 
 
-def _identity(a):
+def _identity(a: _F64) -> _F64:
     return a
 
 
-def _operand_rounding(precision: str) -> Callable[[np.ndarray], np.ndarray]:
+def _operand_rounding(precision: str) -> _Rounding:
     """What a matrix product does to its operands at this precision."""
     if precision == "fp32":
         return _identity
@@ -161,14 +259,14 @@ class _Weights(NamedTuple):
     Without bias the biases are zeros, so the formulas below need no special case.
     """
 
-    w_ih: np.ndarray  # (G*H, I)      input weights, gates stacked along rows
-    w_hh: np.ndarray  # (G*H, H_out)  recurrent weights
-    b_ih: np.ndarray  # (G*H,)
-    b_hh: np.ndarray  # (G*H,)
-    w_hr: Optional[np.ndarray]  # (P, H) LSTM output projection, or None
+    w_ih: _F64  # (G*H, I)      input weights, gates stacked along rows
+    w_hh: _F64  # (G*H, H_out)  recurrent weights
+    b_ih: _F64  # (G*H,)
+    b_hh: _F64  # (G*H,)
+    w_hr: Optional[_F64]  # (P, H) LSTM output projection, or None
 
 
-def _lstm_step(w: _Weights, x, h, c, op=_identity):
+def _lstm_step(w: _Weights, x: _F64, h: _F64, c: _F64, op: _Rounding = _identity) -> Tuple[_F64, _F64]:
     """One LSTM step for a batch of rows.
 
     Args:
@@ -192,7 +290,7 @@ def _lstm_step(w: _Weights, x, h, c, op=_identity):
     return h_new, c_new
 
 
-def _gru_step(w: _Weights, x, h, *, linear_before_reset: bool, op=_identity):
+def _gru_step(w: _Weights, x: _F64, h: _F64, *, linear_before_reset: bool, op: _Rounding = _identity) -> Tuple[_F64]:
     """One GRU step for a batch of rows.
 
     Args:
@@ -223,7 +321,7 @@ def _gru_step(w: _Weights, x, h, *, linear_before_reset: bool, op=_identity):
     return ((1.0 - z) * n + z * h,)
 
 
-def _round_weights(w: _Weights, op) -> _Weights:
+def _round_weights(w: _Weights, op: _Rounding) -> _Weights:
     """The weights as a matrix product at this precision sees them (biases stay)."""
     if op is _identity:
         return w
@@ -235,10 +333,12 @@ def _round_weights(w: _Weights, op) -> _Weights:
 # --------------------------------------------------------------------------------------
 
 # step(x_t, *state) -> new state tuple; element 0 is the hidden state h (the output).
-_Step = Callable[..., Tuple[np.ndarray, ...]]
+_Step = Callable[..., Tuple[_F64, ...]]
 
 
-def _run_direction(step: _Step, x, state, lengths, *, reverse: bool):
+def _run_direction(
+    step: _Step, x: _F64, state: Tuple[_F64, ...], lengths: _I64, *, reverse: bool
+) -> Tuple[_F64, Tuple[_F64, ...]]:
     """Run one direction of one layer over the whole sequence.
 
     Args:
@@ -273,7 +373,10 @@ def _run_direction(step: _Step, x, state, lengths, *, reverse: bool):
     return y, state
 
 
-def _run_layers(make_step: Callable[[_Weights], _Step], weights, x, state0, lengths):
+def _run_layers(
+    make_step: Callable[[_Weights], _Step], weights: Sequence[Sequence[_Weights]], x: _F64,
+    state0: Tuple[_F64, ...], lengths: _I64,
+) -> Tuple[_F64, Tuple[_F64, ...]]:
     """Run a stack of (possibly bidirectional) layers.
 
     Args:
@@ -291,7 +394,7 @@ def _run_layers(make_step: Callable[[_Weights], _Step], weights, x, state0, leng
     final = tuple(np.empty_like(s) for s in state0)
     layer_input = x
     for layer, layer_weights in enumerate(weights):
-        outputs = []
+        outputs: List[_F64] = []
         for direction, w in enumerate(layer_weights):
             k = layer * num_dirs + direction  # PyTorch's state index
             y, last = _run_direction(
@@ -313,7 +416,7 @@ def _run_layers(make_step: Callable[[_Weights], _Step], weights, x, state0, leng
 # --------------------------------------------------------------------------------------
 
 
-def _as_float64(name: str, a) -> np.ndarray:
+def _as_float64(name: str, a: object) -> _F64:
     """``a`` as a float64 array; TypeError for non-real dtypes (str, object, complex)."""
     a = np.asarray(a)
     if a.dtype.kind not in "biuf":
@@ -321,10 +424,11 @@ def _as_float64(name: str, a) -> np.ndarray:
     return a.astype(np.float64, copy=False)
 
 
-def _load_weights(sd, suffix, gates, input_size, hidden_size, has_bias, proj_size, used):
+def _load_weights(sd: Mapping[str, object], suffix: str, gates: int, input_size: int, hidden_size: int,
+                  has_bias: bool, proj_size: int, used: Set[str]) -> _Weights:
     """Read one direction's weights (keys ``weight_ih{suffix}``, ...) and check shapes."""
 
-    def get(name, shape):
+    def get(name: str, shape: Tuple[int, ...]) -> _F64:
         key = name + suffix
         if key not in sd:
             raise ValueError(f"state_dict key {key!r}: missing (expected shape {shape})")
@@ -345,7 +449,7 @@ def _load_weights(sd, suffix, gates, input_size, hidden_size, has_bias, proj_siz
     return _Weights(w_ih, w_hh, b_ih, b_hh, w_hr)
 
 
-def _hidden_size(sd, key, gates):
+def _hidden_size(sd: Mapping[str, object], key: str, gates: int) -> Tuple[int, int]:
     """Hidden size and input size from ``sd[key]`` (a ``weight_ih``: ``(G*H, I)``)."""
     w = _as_float64(f"state_dict key {key!r}", sd[key])
     if w.ndim != 2 or w.shape[0] == 0 or w.shape[0] % gates:
@@ -356,14 +460,14 @@ def _hidden_size(sd, key, gates):
     return w.shape[0] // gates, w.shape[1]
 
 
-def _check_no_extra_keys(sd, used):
+def _check_no_extra_keys(sd: Mapping[str, object], used: Set[str]) -> None:
     extra = sorted(set(sd) - used)
     if extra:
         raise ValueError(f"state_dict: unexpected keys {extra}")
 
 
 class _Network(NamedTuple):
-    weights: list  # weights[layer][direction] -> _Weights
+    weights: List[List[_Weights]]  # weights[layer][direction]
     input_size: int
     hidden_size: int
     proj_size: int  # 0: no projection
@@ -375,7 +479,7 @@ class _Network(NamedTuple):
         return self.proj_size or self.hidden_size
 
 
-def _parse_layers(state_dict, gates: int, *, allow_proj: bool) -> _Network:
+def _parse_layers(state_dict: Mapping[str, npt.ArrayLike], gates: int, *, allow_proj: bool) -> _Network:
     """Infer the architecture from a PyTorch-style state dict and read its weights."""
     sd = dict(state_dict)
     if "weight_ih_l0" not in sd:
@@ -398,8 +502,8 @@ def _parse_layers(state_dict, gates: int, *, allow_proj: bool) -> _Network:
             )
         proj = w_hr.shape[0]
 
-    used: set = set()
-    weights = []
+    used: Set[str] = set()
+    weights: List[List[_Weights]] = []
     for layer in range(num_layers):
         layer_in = input_size if layer == 0 else num_dirs * (proj or hidden)
         weights.append(
@@ -415,19 +519,21 @@ def _parse_layers(state_dict, gates: int, *, allow_proj: bool) -> _Network:
     return _Network(weights, input_size, hidden, proj, num_layers, num_dirs)
 
 
-def _parse_cell(state_dict, gates: int) -> _Weights:
+def _parse_cell(state_dict: Mapping[str, npt.ArrayLike], gates: int) -> _Weights:
     """Read a cell's state dict (``weight_ih``, ``weight_hh``, optional biases)."""
     sd = dict(state_dict)
     if "weight_ih" not in sd:
         raise ValueError("state_dict key 'weight_ih': missing")
     hidden, input_size = _hidden_size(sd, "weight_ih", gates)
-    used: set = set()
+    used: Set[str] = set()
     w = _load_weights(sd, "", gates, input_size, hidden, "bias_ih" in sd, 0, used)
     _check_no_extra_keys(sd, used)
     return w
 
 
-def _prepare_sequence(x, input_size, batch_first, lengths):
+def _prepare_sequence(
+    x: npt.ArrayLike, input_size: int, batch_first: bool, lengths: Optional[npt.ArrayLike]
+) -> Tuple[_F64, _I64, bool]:
     """Return ``(x as (T, B, I) float64, lengths (B,) int64, unbatched)``."""
     x = _as_float64("x", x)
     if x.ndim == 2:
@@ -463,7 +569,9 @@ def _prepare_sequence(x, input_size, batch_first, lengths):
     return x, lengths.astype(np.int64), unbatched
 
 
-def _prepare_state(name, s, num_states, batch, size, unbatched):
+def _prepare_state(
+    name: str, s: Optional[npt.ArrayLike], num_states: int, batch: int, size: int, unbatched: bool
+) -> _F64:
     """Initial state as ``(num_states, B, size)`` float64 (zeros when ``s`` is None)."""
     if s is None:
         return np.zeros((num_states, batch, size))
@@ -474,13 +582,13 @@ def _prepare_state(name, s, num_states, batch, size, unbatched):
     return s[:, None, :] if unbatched else s
 
 
-def _finish_output(y, batch_first, unbatched):
+def _finish_output(y: _F64, batch_first: bool, unbatched: bool) -> _F64:
     if unbatched:
         return np.ascontiguousarray(y[:, 0])
     return np.ascontiguousarray(y.transpose(1, 0, 2)) if batch_first else y
 
 
-def _finish_state(s, unbatched):
+def _finish_state(s: _F64, unbatched: bool) -> _F64:
     return np.ascontiguousarray(s[:, 0]) if unbatched else s
 
 
@@ -489,7 +597,15 @@ def _finish_state(s, unbatched):
 # --------------------------------------------------------------------------------------
 
 
-def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precision="fp32"):
+def lstm(
+    x: npt.ArrayLike,
+    state_dict: Mapping[str, npt.ArrayLike],
+    state: Optional[Tuple[Optional[npt.ArrayLike], Optional[npt.ArrayLike]]] = None,
+    *,
+    batch_first: bool = False,
+    lengths: Optional[npt.ArrayLike] = None,
+    precision: str = "fp32",
+) -> Tuple[_F64, Tuple[_F64, _F64]]:
     """Multi-layer (bidirectional, projected) LSTM, like ``torch.nn.LSTM``.
 
     Args:
@@ -509,6 +625,19 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precisio
     Returns:
         ``(y, (h_n, c_n))`` as float64 arrays: ``y`` is ``(T, B, D*H_out)`` (or
         ``(B, T, D*H_out)``, or ``(T, D*H_out)``), the states are shaped like ``state``.
+
+    Raises:
+        ValueError: a missing, unexpected or misshapen ``state_dict`` entry; a wrong
+            shape of x, a state or lengths; lengths out of range or given with unbatched
+            x; an unknown precision.
+        TypeError: a non-real array, a state that is not a pair, non-integer lengths.
+
+    Example::
+
+        >>> sd = gatedrnn.LSTM(3, 4, bidirectional=True, proj_size=2, seed=0).state_dict()
+        >>> y, (h_n, c_n) = gatedrnn.reference.lstm(np.ones((6, 3)), sd)   # unbatched (T, I)
+        >>> y.shape, h_n.shape, c_n.shape
+        ((6, 4), (2, 2), (2, 4))
     """
     net = _parse_layers(state_dict, _LSTM_GATES, allow_proj=True)
     x, lengths, unbatched = _prepare_sequence(x, net.input_size, batch_first, lengths)
@@ -522,7 +651,7 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precisio
 
     op = _operand_rounding(precision)
 
-    def make_step(w):
+    def make_step(w: _Weights) -> _Step:
         w = _round_weights(w, op)
         return lambda x_t, h, c: _lstm_step(w, x_t, h, c, op)
 
@@ -533,7 +662,16 @@ def lstm(x, state_dict, state=None, *, batch_first=False, lengths=None, precisio
     )
 
 
-def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_before_reset=True, precision="fp32"):
+def gru(
+    x: npt.ArrayLike,
+    state_dict: Mapping[str, npt.ArrayLike],
+    h0: Optional[npt.ArrayLike] = None,
+    *,
+    batch_first: bool = False,
+    lengths: Optional[npt.ArrayLike] = None,
+    linear_before_reset: bool = True,
+    precision: str = "fp32",
+) -> Tuple[_F64, _F64]:
     """Multi-layer (bidirectional) GRU, like ``torch.nn.GRU``.
 
     Args:
@@ -551,6 +689,18 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
     Returns:
         ``(y, h_n)`` as float64 arrays: ``y`` is ``(T, B, D*H)`` (or ``(B, T, D*H)``,
         or ``(T, D*H)``), ``h_n`` is shaped like ``h0``.
+
+    Raises:
+        ValueError, TypeError: as :func:`lstm`.
+
+    Example::
+
+        >>> gru = gatedrnn.GRU(3, 4, batch_first=True, linear_before_reset=False, seed=0)
+        >>> x = np.random.rand(2, 5, 3)                                  # (B, T, I)
+        >>> y_ref, h_ref = gatedrnn.reference.gru(x, gru.state_dict(), batch_first=True,
+        ...                                       linear_before_reset=False)
+        >>> bool(np.allclose(gru(x)[0], y_ref, atol=1e-5))
+        True
     """
     net = _parse_layers(state_dict, _GRU_GATES, allow_proj=False)
     x, lengths, unbatched = _prepare_sequence(x, net.input_size, batch_first, lengths)
@@ -559,7 +709,7 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
 
     op = _operand_rounding(precision)
 
-    def make_step(w):
+    def make_step(w: _Weights) -> _Step:
         w = _round_weights(w, op)
         return lambda x_t, h: _gru_step(w, x_t, h, linear_before_reset=linear_before_reset, op=op)
 
@@ -567,7 +717,7 @@ def gru(x, state_dict, h0=None, *, batch_first=False, lengths=None, linear_befor
     return _finish_output(y, batch_first, unbatched), _finish_state(h_n, unbatched)
 
 
-def _prepare_cell_input(x, input_size):
+def _prepare_cell_input(x: npt.ArrayLike, input_size: int) -> Tuple[_F64, bool]:
     x = _as_float64("x", x)
     if x.ndim not in (1, 2) or x.shape[-1] != input_size:
         raise ValueError(
@@ -577,7 +727,7 @@ def _prepare_cell_input(x, input_size):
     return (x[None, :], True) if x.ndim == 1 else (x, False)
 
 
-def _prepare_cell_state(name, s, batch, size, unbatched):
+def _prepare_cell_state(name: str, s: Optional[npt.ArrayLike], batch: int, size: int, unbatched: bool) -> _F64:
     if s is None:
         return np.zeros((batch, size))
     s = _as_float64(name, s)
@@ -587,7 +737,13 @@ def _prepare_cell_state(name, s, batch, size, unbatched):
     return s[None, :] if unbatched else s
 
 
-def lstm_cell(x, state_dict, state=None, *, precision="fp32"):
+def lstm_cell(
+    x: npt.ArrayLike,
+    state_dict: Mapping[str, npt.ArrayLike],
+    state: Optional[Tuple[Optional[npt.ArrayLike], Optional[npt.ArrayLike]]] = None,
+    *,
+    precision: str = "fp32",
+) -> Tuple[_F64, _F64]:
     """One LSTM step, like ``torch.nn.LSTMCell``.
 
     Args:
@@ -599,6 +755,17 @@ def lstm_cell(x, state_dict, state=None, *, precision="fp32"):
 
     Returns:
         ``(h', c')`` float64, each shaped like ``h``.
+
+    Raises:
+        ValueError, TypeError: as :func:`lstm`.
+
+    Example::
+
+        >>> cell = gatedrnn.LSTMCell(3, 4, seed=0)
+        >>> x = np.random.rand(2, 3)
+        >>> h, c = gatedrnn.reference.lstm_cell(x, cell.state_dict())
+        >>> bool(np.allclose(cell(x)[0], h, atol=1e-6))
+        True
     """
     op = _operand_rounding(precision)
     w = _parse_cell(state_dict, _LSTM_GATES)
@@ -614,7 +781,14 @@ def lstm_cell(x, state_dict, state=None, *, precision="fp32"):
     return (h[0], c[0]) if unbatched else (h, c)
 
 
-def gru_cell(x, state_dict, h=None, *, linear_before_reset=True, precision="fp32"):
+def gru_cell(
+    x: npt.ArrayLike,
+    state_dict: Mapping[str, npt.ArrayLike],
+    h: Optional[npt.ArrayLike] = None,
+    *,
+    linear_before_reset: bool = True,
+    precision: str = "fp32",
+) -> _F64:
     """One GRU step, like ``torch.nn.GRUCell`` (``linear_before_reset=True``).
 
     Args:
@@ -627,6 +801,17 @@ def gru_cell(x, state_dict, h=None, *, linear_before_reset=True, precision="fp32
 
     Returns:
         ``h'`` float64, shaped like ``h``.
+
+    Raises:
+        ValueError, TypeError: as :func:`lstm`.
+
+    Example::
+
+        >>> cell = gatedrnn.GRUCell(3, 4, seed=0)
+        >>> x = np.random.rand(3)                                        # unbatched (I,)
+        >>> h = gatedrnn.reference.gru_cell(x, cell.state_dict())
+        >>> h.shape, bool(np.allclose(cell(x), h, atol=1e-6))
+        ((4,), True)
     """
     op = _operand_rounding(precision)
     w = _parse_cell(state_dict, _GRU_GATES)
@@ -706,7 +891,14 @@ def gru_cell(x, state_dict, h=None, *, linear_before_reset=True, precision="fp32
 class OnnxActivationSlot(NamedTuple):
     """One activation slot of an ONNX RNN operator: canonical name and its parameters.
 
-    ``alpha``/``beta`` are floats for functions that take them and None otherwise.
+    ``alpha``/``beta`` are floats for functions that take them and None otherwise
+    (:func:`onnx_activation_slots` makes them).
+
+    Example::
+
+        >>> slot = gatedrnn.reference.OnnxActivationSlot("HardSigmoid", 0.2, 0.5)
+        >>> gatedrnn.reference.onnx_activation([-5.0, 0.0], slot.name, slot.alpha, slot.beta)
+        array([0. , 0.5])
     """
 
     name: str
@@ -718,7 +910,7 @@ class OnnxActivationSlot(NamedTuple):
 #: ``(default alpha, default beta)``; None means the function takes no such parameter.
 #: The defaults are those of the ONNX operators of the same name (ScaledTanh, which has
 #: no operator of its own any more, uses alpha = beta = 1).
-ONNX_ACTIVATIONS = {
+ONNX_ACTIVATIONS: Dict[str, Tuple[Optional[float], Optional[float]]] = {
     "Relu": (None, None),
     "Tanh": (None, None),
     "Sigmoid": (None, None),
@@ -738,7 +930,7 @@ _ONNX_ACTIVATION_BY_LOWER = {name.lower(): name for name in ONNX_ACTIVATIONS}
 _ONNX_DEFAULT_ACTIVATIONS = {3: ("Sigmoid", "Tanh", "Tanh"), 2: ("Sigmoid", "Tanh")}
 
 
-def _onnx_float_list(name: str, values) -> list:
+def _onnx_float_list(name: str, values: Any) -> List[float]:
     """An ONNX float-list attribute (None: empty) as a list of Python floats."""
     if values is None:
         return []
@@ -750,10 +942,19 @@ def _onnx_float_list(name: str, values) -> list:
     arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():
         raise ValueError(f"{name}: expected finite values, got {arr.tolist()}")
-    return arr.tolist()
+    out: List[float] = arr.tolist()
+    return out
 
 
-def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, strict=True):
+def onnx_activation_slots(
+    activations: Optional[Sequence[str]],
+    alpha: Optional[Sequence[float]],
+    beta: Optional[Sequence[float]],
+    count: int,
+    *,
+    num_directions: int = 1,
+    strict: bool = True,
+) -> List[OnnxActivationSlot]:
     """Resolve ONNX ``activations``/``activation_alpha``/``activation_beta`` attributes.
 
     Args:
@@ -780,8 +981,15 @@ def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, 
 
     Raises:
         ValueError: wrong number of names, unknown name, left-over alpha/beta values
-            (``strict`` only).
+            (``strict`` only), a ``count`` other than 2 or 3, ``num_directions`` other
+            than 1 or 2, non-finite alpha/beta.
         TypeError: names that are not strings, alpha/beta that are not numbers.
+
+    Example::
+
+        >>> gatedrnn.reference.onnx_activation_slots(["HardSigmoid", "tanh"], [0.1], None, 2)
+        [OnnxActivationSlot(name='HardSigmoid', alpha=0.1, beta=0.5),
+         OnnxActivationSlot(name='Tanh', alpha=None, beta=None)]
     """
     if count not in _ONNX_DEFAULT_ACTIVATIONS:
         raise ValueError(f"count: expected 3 (LSTM) or 2 (GRU), got {count!r}")
@@ -802,7 +1010,7 @@ def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, 
         expected = " or ".join(str(n) for n in allowed)
         raise ValueError(f"activations: expected {expected} names, got {len(names)}: {names!r}")
 
-    slots = []
+    slots: List[OnnxActivationSlot] = []
     for k, name in enumerate(names):
         if not isinstance(name, str):
             raise TypeError(f"activations[{k}]: expected a str, got {type(name).__name__}")
@@ -813,7 +1021,8 @@ def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, 
                 f"{list(ONNX_ACTIVATIONS)} (case-insensitive)"
             )
         default_alpha, default_beta = ONNX_ACTIVATIONS[canonical]
-        a = b = None
+        a: Optional[float] = None
+        b: Optional[float] = None
         if default_alpha is not None:
             a = alphas.pop(0) if alphas else default_alpha
         if default_beta is not None:
@@ -830,7 +1039,8 @@ def onnx_activation_slots(activations, alpha, beta, count, *, num_directions=1, 
     return slots
 
 
-def onnx_activation(x, name, alpha=None, beta=None):
+def onnx_activation(x: npt.ArrayLike, name: str, alpha: Optional[float] = None,
+                    beta: Optional[float] = None) -> _F64:
     """Apply the ONNX RNN activation ``name`` (case-insensitive) elementwise, in float64.
 
     Missing ``alpha``/``beta`` take the ONNX defaults of ``ONNX_ACTIVATIONS``::
@@ -847,13 +1057,31 @@ def onnx_activation(x, name, alpha=None, beta=None):
         Elu             x if x >= 0 else alpha * (exp(x) - 1)
         Softsign        x / (1 + |x|)
         Softplus        log(1 + exp(x))
+
+    Args:
+        x: a real scalar or array.
+        name: the function (``ONNX_ACTIVATIONS``' names, any case).
+        alpha, beta: its parameters (ignored by functions without them).
+
+    Returns:
+        float64, x's shape.
+
+    Raises:
+        ValueError: an unknown ``name``.
+        TypeError: x is not real.
+
+    Example::
+
+        >>> gatedrnn.reference.onnx_activation([-1.0, 0.5, 2.0], "LeakyRelu", alpha=0.1)
+        array([-0.1,  0.5,  2. ])
     """
     if not isinstance(name, str) or name.lower() not in _ONNX_ACTIVATION_BY_LOWER:
         raise ValueError(f"name: expected one of {list(ONNX_ACTIVATIONS)}, got {name!r}")
     canonical = _ONNX_ACTIVATION_BY_LOWER[name.lower()]
     default_alpha, default_beta = ONNX_ACTIVATIONS[canonical]
-    a = float(default_alpha if alpha is None else alpha) if default_alpha is not None else None
-    b = float(default_beta if beta is None else beta) if default_beta is not None else None
+    # NaN: the function takes no such parameter (and never reads it).
+    a = float(default_alpha if alpha is None else alpha) if default_alpha is not None else np.nan
+    b = float(default_beta if beta is None else beta) if default_beta is not None else np.nan
     x = _as_float64("x", x)
     with np.errstate(over="ignore", under="ignore"):
         if canonical == "Relu":
@@ -879,19 +1107,19 @@ def onnx_activation(x, name, alpha=None, beta=None):
         return np.logaddexp(0.0, x)  # Softplus: log(1 + exp(x)) without overflow
 
 
-def _onnx_slot_function(slot: OnnxActivationSlot) -> Callable[[np.ndarray], np.ndarray]:
+def _onnx_slot_function(slot: OnnxActivationSlot) -> Callable[[_F64], _F64]:
     return lambda v: onnx_activation(v, slot.name, slot.alpha, slot.beta)
 
 
 class _OnnxOperands(NamedTuple):
     """Checked operands of one ONNX RNN call, converted to layout 0 and float64."""
 
-    x: np.ndarray  # (T, B, I)
-    w: np.ndarray  # (D, G*H, I)
-    r: np.ndarray  # (D, G*H, H)
-    b: np.ndarray  # (D, 2*G*H), zeros when absent
-    lengths: np.ndarray  # (B,) int64
-    states: tuple  # initial states, each (D, B, H), zeros when absent
+    x: _F64  # (T, B, I)
+    w: _F64  # (D, G*H, I)
+    r: _F64  # (D, G*H, H)
+    b: _F64  # (D, 2*G*H), zeros when absent
+    lengths: _I64  # (B,)
+    states: Tuple[_F64, ...]  # initial states, each (D, B, H), zeros when absent
     hidden_size: int
     num_dirs: int
     clip: Optional[float]
@@ -901,7 +1129,7 @@ class _OnnxOperands(NamedTuple):
 _ONNX_DIRECTIONS = ("forward", "reverse", "bidirectional")
 
 
-def _onnx_flag(name: str, value) -> int:
+def _onnx_flag(name: str, value: object) -> int:
     """An ONNX 0/1 integer attribute."""
     if isinstance(value, (bool, np.bool_)) or (
         isinstance(value, (int, np.integer)) and value in (0, 1)
@@ -910,8 +1138,10 @@ def _onnx_flag(name: str, value) -> int:
     raise ValueError(f"{name}: expected 0 or 1, got {value!r}")
 
 
-def _onnx_operands(gates, X, W, R, B, sequence_lens, states, *, hidden_size, direction,
-                   clip, layout) -> _OnnxOperands:
+def _onnx_operands(gates: int, X: npt.ArrayLike, W: npt.ArrayLike, R: npt.ArrayLike, B: Optional[npt.ArrayLike],
+                   sequence_lens: Optional[npt.ArrayLike],
+                   states: Sequence[Tuple[str, Optional[npt.ArrayLike]]], *, hidden_size: Optional[int],
+                   direction: str, clip: Optional[float], layout: int) -> _OnnxOperands:
     """Check shapes, dtypes and attributes shared by ``onnx_lstm`` and ``onnx_gru``.
 
     ``states`` is a tuple of ``(argument name, array or None)`` for the initial states.
@@ -992,7 +1222,7 @@ def _onnx_operands(gates, X, W, R, B, sequence_lens, states, *, hidden_size, dir
         lengths = lengths.astype(np.int64)
 
     state_shape = (batch, num_dirs, hidden) if layout else (num_dirs, batch, hidden)
-    checked = []
+    checked: List[_F64] = []
     for name, s in states:
         if s is None:
             checked.append(np.zeros((num_dirs, batch, hidden)))
@@ -1006,12 +1236,12 @@ def _onnx_operands(gates, X, W, R, B, sequence_lens, states, *, hidden_size, dir
     return _OnnxOperands(X, W, R, B, lengths, tuple(checked), hidden, num_dirs, clip, layout)
 
 
-def _onnx_clip(v, clip):
+def _onnx_clip(v: _F64, clip: Optional[float]) -> _F64:
     """Clamp ``v`` to ``[-clip, clip]`` (no-op when ``clip`` is None)."""
     return v if clip is None else np.clip(v, -clip, clip)
 
 
-def _onnx_outputs(per_direction, layout):
+def _onnx_outputs(per_direction: Sequence[Tuple[_F64, Tuple[_F64, ...]]], layout: int) -> Tuple[_F64, ...]:
     """Stack per-direction ``(y (T,B,H), final states...)`` into the ONNX outputs."""
     y = np.stack([out[0] for out in per_direction], axis=1)  # (T, D, B, H)
     finals = [
@@ -1027,13 +1257,13 @@ def _onnx_outputs(per_direction, layout):
 class _OnnxLstmWeights(NamedTuple):
     """One direction of an ONNX LSTM, split per gate (H hidden, I input units)."""
 
-    w: dict  # gate -> (H, I) input weights, gates "i", "o", "f", "c"
-    r: dict  # gate -> (H, H) recurrent weights
-    b: dict  # gate -> (H,)  Wb + Rb
-    p: dict  # "i", "o", "f" -> (H,) peepholes
+    w: Dict[str, _F64]  # gate -> (H, I) input weights, gates "i", "o", "f", "c"
+    r: Dict[str, _F64]  # gate -> (H, H) recurrent weights
+    b: Dict[str, _F64]  # gate -> (H,)  Wb + Rb
+    p: Dict[str, _F64]  # "i", "o", "f" -> (H,) peepholes
 
 
-def _onnx_lstm_weights(ops: _OnnxOperands, P, d: int) -> _OnnxLstmWeights:
+def _onnx_lstm_weights(ops: _OnnxOperands, P: _F64, d: int) -> _OnnxLstmWeights:
     gates = ("i", "o", "f", "c")
     wb, rb = np.split(ops.b[d], 2)
     return _OnnxLstmWeights(
@@ -1044,8 +1274,9 @@ def _onnx_lstm_weights(ops: _OnnxOperands, P, d: int) -> _OnnxLstmWeights:
     )
 
 
-def _onnx_lstm_step(w: _OnnxLstmWeights, act, clip, input_forget, clip_h_input, x, h_prev,
-                    c_prev):
+def _onnx_lstm_step(w: _OnnxLstmWeights, act: Sequence[Callable[[_F64], _F64]], clip: Optional[float],
+                    input_forget: int, clip_h_input: bool, x: _F64, h_prev: _F64,
+                    c_prev: _F64) -> Tuple[_F64, _F64]:
     """One ONNX LSTM step for a batch of rows: ``(x (b, I), H (b, H), C (b, H)) -> (H', C')``.
 
     ``act`` are the three activation functions ``(f, g, h)``; ``clip_h_input``: whether
@@ -1053,7 +1284,7 @@ def _onnx_lstm_step(w: _OnnxLstmWeights, act, clip, input_forget, clip_h_input, 
     """
     f, g, h = act
 
-    def pre(gate, peephole=None):  # the clipped pre-activation of one gate
+    def pre(gate: str, peephole: Optional[_F64] = None) -> _F64:  # the clipped pre-activation of one gate
         v = x @ w.w[gate].T + h_prev @ w.r[gate].T + w.b[gate]
         if peephole is not None:
             v = v + w.p[gate] * peephole
@@ -1067,9 +1298,26 @@ def _onnx_lstm_step(w: _OnnxLstmWeights, act, clip, input_forget, clip_h_input, 
     return o * h(_onnx_clip(c_new, clip) if clip_h_input else c_new), c_new
 
 
-def onnx_lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=None, P=None, *,
-              hidden_size=None, direction="forward", activations=None, activation_alpha=None,
-              activation_beta=None, clip=None, input_forget=0, layout=0, clip_h_input=False):
+def onnx_lstm(
+    X: npt.ArrayLike,
+    W: npt.ArrayLike,
+    R: npt.ArrayLike,
+    B: Optional[npt.ArrayLike] = None,
+    sequence_lens: Optional[npt.ArrayLike] = None,
+    initial_h: Optional[npt.ArrayLike] = None,
+    initial_c: Optional[npt.ArrayLike] = None,
+    P: Optional[npt.ArrayLike] = None,
+    *,
+    hidden_size: Optional[int] = None,
+    direction: str = "forward",
+    activations: Optional[Sequence[str]] = None,
+    activation_alpha: Optional[Sequence[float]] = None,
+    activation_beta: Optional[Sequence[float]] = None,
+    clip: Optional[float] = None,
+    input_forget: int = 0,
+    layout: int = 0,
+    clip_h_input: bool = False,
+) -> Tuple[_F64, _F64, _F64]:
     """The ONNX ``LSTM`` operator (opset 14+) in float64.
 
     Inputs and attributes are the operator's, with the same names, shapes and gate
@@ -1085,6 +1333,21 @@ def onnx_lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=Non
     Returns:
         ``(Y, Y_h, Y_c)`` float64: ``Y`` ``(T, D, B, H)``, ``Y_h``/``Y_c`` ``(D, B, H)``
         (layout=1: ``(B, T, D, H)`` and ``(B, D, H)``).
+
+    Raises:
+        ValueError: a wrong shape (named), an unknown direction or activation, a
+            ``hidden_size`` that disagrees with R, lengths out of range, a flag other
+            than 0 or 1, a ``clip`` <= 0.
+        TypeError: a non-real array, non-integer ``sequence_lens`` or ``hidden_size``,
+            a non-numeric ``clip``.
+
+    Example::
+
+        >>> X = np.random.rand(4, 2, 3)                                  # (T, B, I)
+        >>> W, R = np.random.rand(1, 8, 3), np.random.rand(1, 8, 2)     # H = 2
+        >>> Y, Y_h, Y_c = gatedrnn.reference.onnx_lstm(X, W, R, input_forget=1)
+        >>> Y.shape, bool(np.allclose(Y, gatedrnn.onnx.lstm(X, W, R, input_forget=1)[0], atol=1e-5))
+        ((4, 1, 2, 2), True)
     """
     ops = _onnx_operands(
         4, X, W, R, B, sequence_lens, (("initial_h", initial_h), ("initial_c", initial_c)),
@@ -1105,28 +1368,29 @@ def onnx_lstm(X, W, R, B=None, sequence_lens=None, initial_h=None, initial_c=Non
         activations, activation_alpha, activation_beta, 3, num_directions=num_dirs
     )
 
-    results = []
+    results: List[Tuple[_F64, Tuple[_F64, ...]]] = []
     for d in range(num_dirs):
         w = _onnx_lstm_weights(ops, P, d)
         act = tuple(_onnx_slot_function(s) for s in slots[3 * d: 3 * d + 3])
 
-        def step(x, h, c, w=w, act=act):
+        def step(x: _F64, h: _F64, c: _F64, w: _OnnxLstmWeights = w,
+                 act: Tuple[Callable[[_F64], _F64], ...] = act) -> Tuple[_F64, _F64]:
             return _onnx_lstm_step(w, act, ops.clip, input_forget, bool(clip_h_input), x, h, c)
 
         results.append(
             _run_direction(step, ops.x, tuple(s[d] for s in ops.states), ops.lengths,
                            reverse=direction == "reverse" or d == 1)
         )
-    return _onnx_outputs(results, ops.layout)
+    return _onnx_outputs(results, ops.layout)  # type: ignore[return-value]  # (Y, Y_h, Y_c)
 
 
 class _OnnxGruWeights(NamedTuple):
     """One direction of an ONNX GRU, split per gate (H hidden, I input units)."""
 
-    w: dict  # gate -> (H, I) input weights, gates "z", "r", "h"
-    r: dict  # gate -> (H, H) recurrent weights
-    wb: dict  # gate -> (H,) input bias
-    rb: dict  # gate -> (H,) recurrent bias
+    w: Dict[str, _F64]  # gate -> (H, I) input weights, gates "z", "r", "h"
+    r: Dict[str, _F64]  # gate -> (H, H) recurrent weights
+    wb: Dict[str, _F64]  # gate -> (H,) input bias
+    rb: Dict[str, _F64]  # gate -> (H,) recurrent bias
 
 
 def _onnx_gru_weights(ops: _OnnxOperands, d: int) -> _OnnxGruWeights:
@@ -1140,7 +1404,8 @@ def _onnx_gru_weights(ops: _OnnxOperands, d: int) -> _OnnxGruWeights:
     )
 
 
-def _onnx_gru_step(w: _OnnxGruWeights, act, clip, linear_before_reset, x, h_prev):
+def _onnx_gru_step(w: _OnnxGruWeights, act: Sequence[Callable[[_F64], _F64]], clip: Optional[float],
+                   linear_before_reset: int, x: _F64, h_prev: _F64) -> Tuple[_F64]:
     """One ONNX GRU step for a batch of rows: ``(x (b, I), H (b, H)) -> (H',)``.
 
     ``act`` are the two activation functions ``(f, g)``. Returns a 1-tuple (the time
@@ -1157,9 +1422,23 @@ def _onnx_gru_step(w: _OnnxGruWeights, act, clip, linear_before_reset, x, h_prev
     return ((1.0 - z) * h + z * h_prev,)
 
 
-def onnx_gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, hidden_size=None,
-             direction="forward", activations=None, activation_alpha=None,
-             activation_beta=None, clip=None, linear_before_reset=0, layout=0):
+def onnx_gru(
+    X: npt.ArrayLike,
+    W: npt.ArrayLike,
+    R: npt.ArrayLike,
+    B: Optional[npt.ArrayLike] = None,
+    sequence_lens: Optional[npt.ArrayLike] = None,
+    initial_h: Optional[npt.ArrayLike] = None,
+    *,
+    hidden_size: Optional[int] = None,
+    direction: str = "forward",
+    activations: Optional[Sequence[str]] = None,
+    activation_alpha: Optional[Sequence[float]] = None,
+    activation_beta: Optional[Sequence[float]] = None,
+    clip: Optional[float] = None,
+    linear_before_reset: int = 0,
+    layout: int = 0,
+) -> Tuple[_F64, _F64]:
     """The ONNX ``GRU`` operator (opset 14+) in float64.
 
     Inputs and attributes are the operator's, with the same names, shapes and gate
@@ -1170,6 +1449,17 @@ def onnx_gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, hidden_size
     Returns:
         ``(Y, Y_h)`` float64: ``Y`` ``(T, D, B, H)``, ``Y_h`` ``(D, B, H)`` (layout=1:
         ``(B, T, D, H)`` and ``(B, D, H)``).
+
+    Raises:
+        ValueError, TypeError: as :func:`onnx_lstm`.
+
+    Example::
+
+        >>> X = np.random.rand(2, 4, 3)                                  # layout 1: (B, T, I)
+        >>> W, R = np.random.rand(2, 6, 3), np.random.rand(2, 6, 2)     # D = 2, H = 2
+        >>> Y, Y_h = gatedrnn.reference.onnx_gru(X, W, R, direction="bidirectional", layout=1)
+        >>> Y.shape, Y_h.shape
+        ((2, 4, 2, 2), (2, 2, 2))
     """
     ops = _onnx_operands(
         3, X, W, R, B, sequence_lens, (("initial_h", initial_h),),
@@ -1180,19 +1470,20 @@ def onnx_gru(X, W, R, B=None, sequence_lens=None, initial_h=None, *, hidden_size
         activations, activation_alpha, activation_beta, 2, num_directions=ops.num_dirs
     )
 
-    results = []
+    results: List[Tuple[_F64, Tuple[_F64, ...]]] = []
     for d in range(ops.num_dirs):
         w = _onnx_gru_weights(ops, d)
         act = tuple(_onnx_slot_function(s) for s in slots[2 * d: 2 * d + 2])
 
-        def step(x, h, w=w, act=act):
+        def step(x: _F64, h: _F64, w: _OnnxGruWeights = w,
+                 act: Tuple[Callable[[_F64], _F64], ...] = act) -> Tuple[_F64]:
             return _onnx_gru_step(w, act, ops.clip, linear_before_reset, x, h)
 
         results.append(
             _run_direction(step, ops.x, (ops.states[0][d],), ops.lengths,
                            reverse=direction == "reverse" or d == 1)
         )
-    return _onnx_outputs(results, ops.layout)
+    return _onnx_outputs(results, ops.layout)  # type: ignore[return-value]  # (Y, Y_h)
 
 
 __all__ += [
