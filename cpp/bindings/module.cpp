@@ -419,6 +419,11 @@ FloatArray activation(const FloatArray& x, void (*KernelTable::*fn)(const float*
 PYBIND11_MODULE(_core, m) {
     m.doc() = "gatedrnn's compiled core: fused LSTM/GRU kernels with runtime ISA dispatch.";
     m.attr("__version__") = GATEDRNN_VERSION;
+#if defined(GATEDRNN_EMULATE_AVX512)
+    m.attr("emulated_avx512") = true;  // a testing build: the avx512 kernels over emulated intrinsics
+#else
+    m.attr("emulated_avx512") = false;
+#endif
 
     m.def("cpu_features", [] {
         const CpuFeatures& f = gatedrnn::cpu_features();

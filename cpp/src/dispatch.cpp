@@ -20,11 +20,15 @@ struct IsaEntry {
 // saving the zmm state, exactly the flags the avx512 kernels are compiled with.
 const IsaEntry kIsas[] = {
 #if defined(GATEDRNN_HAVE_AVX512_KERNELS)
+#if defined(GATEDRNN_EMULATE_AVX512)  // testing aid: emulated intrinsics (CMakeLists.txt)
+    {"avx512", &avx512::kernels, [](const CpuFeatures& f) { return f.os_avx && f.avx2 && f.fma; }},
+#else
     {"avx512", &avx512::kernels,
      [](const CpuFeatures& f) {
          return f.os_avx512 && f.avx2 && f.fma && f.avx512f && f.avx512cd && f.avx512bw &&
                 f.avx512dq && f.avx512vl;
      }},
+#endif
 #endif
 #if defined(GATEDRNN_HAVE_X86_KERNELS)
     {"avx2", &avx2::kernels, [](const CpuFeatures& f) { return f.os_avx && f.avx2 && f.fma; }},
@@ -96,7 +100,11 @@ const KernelTable& active_kernels() {
     static const bool dot = [] {
         const char* env = std::getenv("GATEDRNN_WIDEN");
         const bool widen = env != nullptr && *env != '\0' && std::string(env) != "0";
+#if defined(GATEDRNN_EMULATE_AVX512)
+        return !widen;
+#else
         return cpu_features().avx512_bf16 && cpu_features().avx512_vnni && !widen;
+#endif
     }();
     if (e.table == &avx512::kernels && dot) return avx512_bf16_vnni::kernels;
 #endif

@@ -1,4 +1,4 @@
-"""``python -m gatedrnn``: ``info`` and ``bench`` (see gatedrnn._cli)."""
+"""``python -m gatedrnn``: ``info``, ``bench`` and ``compare`` (see gatedrnn._cli)."""
 import sys
 
 from gatedrnn._cli import main

@@ -51,6 +51,10 @@ def add_compare_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--json", metavar="FILE", help="also write the settings, machine and every number as JSON")
 
 
+class CheckFailed(Exception):
+    """A layer's output differs from gatedrnn.reference: nothing is timed."""
+
+
 def _layer(kind: str, args: argparse.Namespace) -> Any:
     import gatedrnn
 
@@ -99,7 +103,7 @@ def measure(args: argparse.Namespace, *, seed: int = 1) -> Dict[str, Any]:
         states = _states(kind, out)
         check = _check(kind, layer, x, out, args.precision)
         if not check["ok"]:
-            raise RuntimeError(f"{kind}: the output does not match gatedrnn.reference: {check['error']}")
+            raise CheckFailed(f"{kind}: the output does not match gatedrnn.reference: {check['error']}")
         res[kind] = {
             "gates": blocks - 1, "weight_blocks": blocks,
             "states": len(states),
@@ -161,11 +165,25 @@ def format_table(res: Dict[str, Dict[str, Any]], precision: str) -> str:
 
 
 def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None, *, out: Optional[TextIO] = None) -> int:
-    """``python -m gatedrnn compare``: print the header and the table; 0 on success."""
+    """``python -m gatedrnn compare``: print the header and the table. Returns 0 on success,
+    1 when a layer fails its check against the reference, 2 when --json cannot be written."""
     from gatedrnn import bench
 
     out = sys.stdout if out is None else out
-    res = measure(args)
+    json_file: Optional[TextIO] = None
+    if args.json:
+        try:  # before anything is timed
+            json_file = open(args.json, "w")
+        except OSError as e:
+            print(f"error: --json {args.json}: {e.strerror}", file=sys.stderr)
+            return 2
+    try:
+        res = measure(args)
+    except CheckFailed as e:
+        print(f"error: {e}", file=sys.stderr)
+        if json_file is not None:
+            json_file.close()
+        return 1
     g = bench.gatedrnn_info()
     m = bench.machine_info()
     settings = {k: getattr(args, k) for k in ("input_size", "hidden_size", "layers", "seq_len", "batch", "threads",
@@ -182,12 +200,14 @@ def run(args: argparse.Namespace, argv: Optional[Sequence[str]] = None, *, out: 
           f"LSTM and GRU interleaved for {args.time_budget:g} s each for sequences and for streaming steps, "
           "both checked against gatedrnn.reference first\n", file=out)
     print(format_table(res, args.precision), file=out)
-    print("\nLSTM: gates i, f, o and candidate g; c' = f*c + i*g, h' = o*tanh(c'). "
-          "GRU: gates r, z and candidate n = tanh(W_in x + r*(W_hn h)); h' = (1-z)*n + z*h.", file=out)
-    if args.json:
+    print("\nLSTM: gates i, f, o = sigmoid(W x + U h + b) and candidate g = tanh(W_g x + U_g h + b_g); "
+          "c' = f*c + i*g, h' = o*tanh(c').\n"
+          "GRU: gates r, z = sigmoid(W x + U h + b) and candidate n = tanh(W_n x + b_in + r*(U_n h + b_hn)); "
+          "h' = (1-z)*n + z*h.", file=out)
+    if json_file is not None:
         doc = {"settings": settings, "argv": list(argv) if argv is not None else None, "machine": m,
                "gatedrnn": g, "versions": bench.versions_info(), "results": res}
-        with open(args.json, "w") as f:
-            json.dump(doc, f, indent=1, default=str)
+        with json_file:
+            json.dump(doc, json_file, indent=1, default=str)
     return 0
 

@@ -13,6 +13,8 @@ import numpy.typing as npt
 from typing_extensions import TypeAlias
 
 __version__: str
+# True only in a testing build whose avx512 kernels run over emulated intrinsics.
+emulated_avx512: bool
 
 _F32: TypeAlias = npt.NDArray[np.float32]
 

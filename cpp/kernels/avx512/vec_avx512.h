@@ -2,7 +2,13 @@
 // Only cpp/kernels/avx512/ includes this file; it is compiled with the AVX-512 flags.
 #pragma once
 
+#if defined(GATEDRNN_EMULATE_AVX512)  // testing aid: the intrinsics in portable C++
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#else
 #include <immintrin.h>
+#endif
 
 #include <cstdint>
 
@@ -14,12 +20,16 @@
 // (Chosen by GATEDRNN_AVX512_DOT, which that file defines, not by the compiler's own
 // feature macros: a -march=native build gives every file those.)
 #if defined(GATEDRNN_AVX512_DOT)
-#if !defined(__AVX512BF16__) || !defined(__AVX512VNNI__)
+#if !defined(GATEDRNN_EMULATE_AVX512) && (!defined(__AVX512BF16__) || !defined(__AVX512VNNI__))
 #error "kernels_avx512_bf16_vnni.cpp needs -mavx512bf16 -mavx512vnni"
 #endif
 namespace gatedrnn::avx512_bf16_vnni {
 #else
 namespace gatedrnn::avx512 {
+#endif
+
+#if defined(GATEDRNN_EMULATE_AVX512)
+#include "emulated_avx512.h"
 #endif
 
 struct V {
