@@ -46,8 +46,8 @@ def test_compare_counts_match_pytorch(tmp_path, I, H, L, B, precision):
         assert r["parameters"] == sum(p.numel() for p in params.values())
         assert r["flops_per_step"] == 2 * B * matrices
         assert r["weight_bytes"] == per_weight * matrices
-        # Gates + candidate stacked in weight_ih: torch's chunk counts are 4 and 3.
-        assert r["weight_blocks"] == params["weight_ih_l0"].shape[0] // H
+        # Gates + candidate stacked in weight_ih (torch: i, f, g, o and r, z, n).
+        assert r["weight_blocks"] == {"lstm": 4, "gru": 3}[kind]
         _, state = module(torch.zeros(T, B, I))
         states = state if kind == "lstm" else (state,)
         assert r["states"] == len(states)
