@@ -49,29 +49,17 @@ inline void gemm_gates(const GemmArgs& args) {
     const int n = args.m_end - args.m_begin;
     // Cache blocking: a chunk of rows (about 384 KiB of x) and one block's panel (K x G x 16
     // floats) both stay in L2 while every tile of the chunk sweeps them; each chunk streams
-    // the panels of the block range once, each panel prefetched while the one before it is
-    // swept (tile.h's Lookahead).
+    // the panels of the block range once.
     const int chunk = std::max(MR, (98304 / std::max(args.w.K, 1)) / MR * MR);
-    const auto panel = [&](int b) {  // block b's panel, contiguous
-        const auto begin = reinterpret_cast<uintptr_t>(args.w.block(b));
-        return Lookahead{begin, begin + static_cast<uintptr_t>(args.w.K) * G * kBlock * sizeof(float)};
-    };
     for (int m0 = 0; m0 < n; m0 += chunk) {
         const int m1 = std::min(n, m0 + chunk);
-        const int tiles = (m1 - m0 + MR - 1) / MR * (G * kSub / NC);
         for (int b = args.blk_begin; b < args.blk_end; ++b) {
-            const Lookahead next = b + 1 < args.blk_end ? panel(b + 1) : m1 < n ? panel(args.blk_begin) : Lookahead{};
-            int tile = 0;
-            const auto run = [&](auto rows, int i, int c0) {
-                next.prefetch_share(tile++, tiles);
-                gemm_tile<G, decltype(rows)::value, P>(args, i, b, c0);
-            };
             int i = m0;
             for (; i + MR <= m1; i += MR)
-                for (int c0 = 0; c0 < G * kSub; c0 += NC) run(std::integral_constant<int, MR>{}, i, c0);
+                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR, P>(args, i, b, c0);
             if (i < m1)
                 with_rows<MR - 1>(m1 - i, [&](auto rows) {
-                    for (int c0 = 0; c0 < G * kSub; c0 += NC) run(rows, i, c0);
+                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value, P>(args, i, b, c0);
                 });
         }
     }

@@ -142,25 +142,6 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
     }
 }
 
-// ---- lookahead: the next pass's weights, prefetched while this one computes ----------
-//
-// A batched step or a GEMM sweeps a group's (a block's) weights with many row tiles in a
-// row, so after the first tile they come from L2. The first tile would wait for them: a
-// layer's weights stay in L2 only when small, and come from L3 or memory once per step
-// (or per chunk of GEMM rows) otherwise. So each tile of a pass first prefetches its
-// share of the next pass's weights, with a hint for the outer caches (they are needed a
-// whole pass later). AVX2, B = 64, H = 1024: steps and GEMM 1.05-1.15x with the host
-// loaded (its memory busy), unchanged on a quiet one; no loss at batch 32, H = 256.
-struct Lookahead {
-    uintptr_t begin = 0, end = 0;  // the bytes of the next pass's weights (none: equal)
-    // Prefetches tile `tile` of `tiles`' share of them.
-    void prefetch_share(int tile, int tiles) const {
-        const uintptr_t share = ((end - begin + 63) / 64 + tiles - 1) / tiles * 64;
-        const uintptr_t from = begin + tile * share, to = std::min(end, from + share);
-        for (uintptr_t at = from; at < to; at += 64) __builtin_prefetch(reinterpret_cast<const void*>(at), 0, 1);
-    }
-};
-
 // Calls f.template operator()<R>() for the R in [1, RMAX] equal to rest.
 template <int RMAX, class F>
 inline void with_rows(int rest, const F& f) {
@@ -283,24 +264,10 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     }
     constexpr int MR = kStepRows<G, P>;
     const int kc = partial ? kStepKc<G> : K;  // no partial-sum rows: one pass over k
-    // Pass (u, [k0, k1))'s weights: k-rows k0 to k1 of group u's sub-block, contiguous.
-    const auto weights = [&](int u, int k0, int k1) {
-        const auto sub = reinterpret_cast<uintptr_t>(w.block(u / kSub)) +
-                         static_cast<uintptr_t>(u % kSub) * w.K * G * kLanes * sizeof(float);
-        constexpr uintptr_t kRow = G * kLanes * sizeof(float);
-        return Lookahead{sub + k0 * kRow, sub + k1 * kRow};
-    };
-    const int tiles = (n + MR - 1) / MR;
     for (int u = u_begin; u < u_end; ++u)
         for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
             const int k1 = std::min(K, k0 + kc);
-            // The next pass: this group's next k range, or the next group's first.
-            const Lookahead next = k1 < K         ? weights(u, k1, std::min(K, k1 + kc))
-                                   : u + 1 < u_end ? weights(u + 1, 0, std::min(K, kc))
-                                                   : Lookahead{};
-            int tile = 0;
             for_row_tiles<MR>(n, [&](int i, int rows) {
-                next.prefetch_share(tile++, tiles);
                 if (rows == MR) {
                     step_tile<G, MR, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
                 } else {
