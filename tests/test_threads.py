@@ -9,6 +9,8 @@ import pytest
 import gatedrnn
 from gatedrnn import reference
 
+from conftest import tolerance
+
 CONFIGS = [
     ("lstm", {}),
     ("lstm", {"proj_size": 20}),
@@ -59,6 +61,21 @@ def test_small_calls_back_to_back_match_one_thread(isa, kind, kw, steps, batch):
         got = run(two, xs[i % 4])
         for a, b in zip(want[i % 4], got):
             assert np.array_equal(a, b), f"call {i}"
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_large_layers_take_the_lookahead_path(isa, kind):
+    """A thread's slice of a panel several times its L2 (here 13-17 MiB, 65 blocks of 16
+    units, K past one 1024-row pass) makes the batched steps and the GEMM prefetch each next
+    pass as they go: still the reference's result, and the same bits at 1 and 2 threads."""
+    rng = np.random.default_rng(7)
+    cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
+    x = rng.standard_normal((3, 7, 1040)).astype(np.float32)
+    outs = [run(cls(1040, 1040, seed=3, num_threads=n), x) for n in (1, 2)]
+    for a, b in zip(*outs):
+        assert np.array_equal(a, b)
+    ref = (reference.lstm if kind == "lstm" else reference.gru)(x, cls(1040, 1040, seed=3).state_dict())
+    np.testing.assert_allclose(outs[0][0], ref[0], rtol=1e-5, atol=tolerance(2080))
 
 
 def test_set_num_threads_is_the_default():

@@ -10,7 +10,12 @@
 #endif
 #endif
 
+#include <cstddef>
 #include <cstdint>
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
 
 namespace gatedrnn {
 namespace {
@@ -81,6 +86,17 @@ CpuFeatures detect() { return CpuFeatures{}; }
 const CpuFeatures& cpu_features() {
     static const CpuFeatures features = detect();
     return features;
+}
+
+size_t l2_cache_bytes() {
+    static const size_t bytes = [] {
+        long n = 0;
+#if defined(__linux__) && defined(_SC_LEVEL2_CACHE_SIZE)
+        n = sysconf(_SC_LEVEL2_CACHE_SIZE);
+#endif
+        return n > 0 ? static_cast<size_t>(n) : size_t{1} << 20;
+    }();
+    return bytes;
 }
 
 }  // namespace gatedrnn

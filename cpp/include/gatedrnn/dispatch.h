@@ -1,6 +1,7 @@
 // CPU feature detection and the choice of kernel table (one per process, overridable).
 #pragma once
 
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ struct CpuFeatures {
 };
 
 const CpuFeatures& cpu_features();  // detected once (cpuid + xgetbv)
+size_t l2_cache_bytes();            // one core's L2, as the OS reports it (else 1 MiB)
 
 // ISA names, best first: "avx512", "avx2", "scalar".
 std::vector<std::string> compiled_isas();   // built into this module

@@ -86,6 +86,7 @@ struct GemmArgs {
     float* c = nullptr;           // row m at c + m * ldc, block b at + b * G * 16
     ptrdiff_t ldc = 0;
     const float* a_scale = nullptr;  // int8: row m's operand scale at a_scale[m]
+    bool lookahead = false;          // fp32: prefetch each next panel while sweeping this one
 };
 
 // The activation functions of the ONNX recurrent operators. sigmoid and tanh run
@@ -170,6 +171,8 @@ struct StepArgs {
                                   // input projection folded into the step; gx holds the biases only;
                                   // bf16: k'-rows of pairs)
     const CellOptions* options = nullptr;  // null: PyTorch's cell (sigmoid, tanh, no clip)
+    bool lookahead = false;  // batched fp32: prefetch each next pass's weights during this one
+                             // (worth it where they stream from L3 or memory every step)
 };
 using StepKernel = void (*)(const StepArgs&) noexcept;
 

@@ -12,7 +12,7 @@ struct ExpParts {
     V q;  // e^t - 1
 };
 
-inline ExpParts exp_parts(V z) {
+GATEDRNN_INLINE inline ExpParts exp_parts(V z) {
     // Clamp so 2^n stays a normal float; the data is max's second operand so NaN survives.
     z = max(broadcast(-87.0f), z);
     // Adding 1.5 * 2^23 rounds z / ln2 to an integer n held in the low mantissa bits,
@@ -35,7 +35,7 @@ inline ExpParts exp_parts(V z) {
 }
 
 // sigmoid(x) = f(-|x|) for x < 0 and 1 - f(-|x|) otherwise, f(z) = e^z / (1 + e^z).
-inline V sigmoid(V x) {
+GATEDRNN_INLINE inline V sigmoid(V x) {
     const V z = neg_abs(x);
     const ExpParts e = exp_parts(z);
     V ez = fmadd(e.s, e.q, e.s);
@@ -45,7 +45,7 @@ inline V sigmoid(V x) {
 }
 
 // tanh(|x|) = (1 - e^z) / (1 + e^z) = -(e^z - 1) / (2 + (e^z - 1)), z = -2|x|; sign of x.
-inline V tanh(V x) {
+GATEDRNN_INLINE inline V tanh(V x) {
     const V z = add(neg_abs(x), neg_abs(x));
     const ExpParts e = exp_parts(z);
     const V em1 = fmadd(e.s, e.q, sub(e.s, broadcast(1.0f)));
@@ -98,7 +98,7 @@ inline V activate(const Activation& a, V x) {
 }
 
 // x clamped to [-limit, limit] when limit > 0 (ONNX clip); NaN stays NaN.
-inline V clamp(V x, float limit) {
+GATEDRNN_INLINE inline V clamp(V x, float limit) {
     if (!(limit > 0.0f)) return x;
     return min(broadcast(limit), max(broadcast(-limit), x));
 }

@@ -9,8 +9,8 @@
 // or quads (tile.h's accumulate) and K counts them; int8 sums start from the panel's
 // comp (or 0, tile.h's sum_start) and are dequantised with row m's a_scale[m] before the bias is added.
 
-template <int G, int MR, Precision P>
-inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
+template <int G, int MR, Precision P, bool kAhead = false>
+GATEDRNN_TILE void gemm_tile(const GemmArgs& args, int i0, int b, int c0, Ahead ahead = Ahead{}) {
     constexpr int NC = kGemmCols<G>;
     V acc[MR][NC];
     const float* x[MR];
@@ -27,7 +27,7 @@ inline void gemm_tile(const GemmArgs& args, int i0, int b, int c0) {
         const int v = c0 + c;  // vector v of the block's outputs: gate v / kSub
         col[c] = args.w.block(b) + static_cast<ptrdiff_t>(v / kSub) * args.w.K * kBlock + (v % kSub) * kLanes;
     }
-    accumulate<MR, NC, 0, P>(acc, x, col, kBlock, args.w.K);
+    accumulate<MR, NC, 0, P, kAhead>(acc, x, col, kBlock, args.w.K, ahead);
     for (int r = 0; r < MR; ++r) {
         const int m = args.m_begin + i0 + r;
         float* out = args.c + static_cast<ptrdiff_t>(m) * args.ldc + row_off;
@@ -51,15 +51,37 @@ inline void gemm_gates(const GemmArgs& args) {
     // floats) both stay in L2 while every tile of the chunk sweeps them; each chunk streams
     // the panels of the block range once.
     const int chunk = std::max(MR, (98304 / std::max(args.w.K, 1)) / MR * MR);
+    // Lookahead: the first tiles of a block prefetch the next block's panel, kAheadStep
+    // bytes per k-row each, until all of it is asked for (the panels stream from L3 or
+    // memory once per chunk when the block range is several times L2).
+    constexpr uintptr_t kAheadStep = 16;
+    const uintptr_t panel_bytes = static_cast<uintptr_t>(args.w.K) * G * kBlock * sizeof(float);
+    const uintptr_t per_tile = static_cast<uintptr_t>(args.w.K) * kAheadStep;
     for (int m0 = 0; m0 < n; m0 += chunk) {
         const int m1 = std::min(n, m0 + chunk);
         for (int b = args.blk_begin; b < args.blk_end; ++b) {
+            // The next panel: the next block's, or the range's first for the next chunk.
+            const int next = b + 1 < args.blk_end ? b + 1 : m1 < n ? args.blk_begin : -1;
+            const bool ahead = P == Precision::fp32 && args.lookahead && next >= 0;
+            const uintptr_t from = ahead ? reinterpret_cast<uintptr_t>(args.w.block(next)) : 0;
+            uintptr_t asked = ahead ? 0 : panel_bytes;
+            const auto tile = [&](auto rows, int i, int c0) {
+                constexpr int R = decltype(rows)::value;
+                if constexpr (P == Precision::fp32) {
+                    if (asked < panel_bytes) {
+                        gemm_tile<G, R, P, true>(args, i, b, c0, Ahead{from + asked, kAheadStep});
+                        asked += per_tile;
+                        return;
+                    }
+                }
+                gemm_tile<G, R, P>(args, i, b, c0);
+            };
             int i = m0;
             for (; i + MR <= m1; i += MR)
-                for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, MR, P>(args, i, b, c0);
+                for (int c0 = 0; c0 < G * kSub; c0 += NC) tile(std::integral_constant<int, MR>{}, i, c0);
             if (i < m1)
                 with_rows<MR - 1>(m1 - i, [&](auto rows) {
-                    for (int c0 = 0; c0 < G * kSub; c0 += NC) gemm_tile<G, decltype(rows)::value, P>(args, i, b, c0);
+                    for (int c0 = 0; c0 < G * kSub; c0 += NC) tile(rows, i, c0);
                 });
         }
     }

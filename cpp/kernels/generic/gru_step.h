@@ -32,19 +32,19 @@ inline void gru_step(const StepArgs& s) {
     const int H = s.w.N;
     const CellOptions* opt = s.options;
     const bool folded = s.kx > 0;
-    const auto a = [&](int i) { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
-    const auto b_hn = [&](int u) { return s.b_hn ? load(s.b_hn + u * kLanes) : zero(); };
-    const auto gx = [&](int i, int u, int g) { return load(rows.gx[i] + gate_offset(u, g, 3)); };
-    const auto init = [&](int i, int u, V* acc) {
+    const auto a = [&](int i) GATEDRNN_INLINE { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
+    const auto b_hn = [&](int u) GATEDRNN_INLINE { return s.b_hn ? load(s.b_hn + u * kLanes) : zero(); };
+    const auto gx = [&](int i, int u, int g) GATEDRNN_INLINE { return load(rows.gx[i] + gate_offset(u, g, 3)); };
+    const auto init = [&](int i, int u, V* acc) GATEDRNN_INLINE {
         acc[0] = sum_start<P>(s.w, u, 0, gx(i, u, 0));
         acc[1] = sum_start<P>(s.w, u, 1, gx(i, u, 1));
         acc[2] = sum_start<P>(s.w, u, 2, folded ? gx(i, u, 2) : b_hn(u));
     };
-    const auto boundary = [&](int i, int u, V* acc) {  // folded (never in int8)
+    const auto boundary = [&](int i, int u, V* acc) GATEDRNN_INLINE {  // folded (never in int8)
         store(rows.scratch[i] + u * kLanes, acc[2]);
         acc[2] = b_hn(u);
     };
-    const auto epi = [&](int i, int u, const V* sums) {
+    const auto epi = [&](int i, int u, const V* sums) GATEDRNN_INLINE {
         const int at = u * kLanes;
         const float a_scale = P == Precision::int8 ? rows.op_scale[i] : 0.0f;
         const V acc[3] = {pre_activation<P>(s.w, u, 0, sums[0], a_scale, gx(i, u, 0)),
@@ -67,13 +67,13 @@ template <bool kOptions, Precision P>
 inline void gru_gates(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
-    const auto gx = [&](int i, int u, int g) { return load(rows.gx[i] + gate_offset(u, g, 3)); };
-    const auto init = [&](int i, int u, V* acc) {
+    const auto a = [&](int i) GATEDRNN_INLINE { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
+    const auto gx = [&](int i, int u, int g) GATEDRNN_INLINE { return load(rows.gx[i] + gate_offset(u, g, 3)); };
+    const auto init = [&](int i, int u, V* acc) GATEDRNN_INLINE {
         acc[0] = sum_start<P>(s.w, u, 0, gx(i, u, 0));
         acc[1] = sum_start<P>(s.w, u, 1, gx(i, u, 1));
     };
-    const auto epi = [&](int i, int u, const V* sums) {
+    const auto epi = [&](int i, int u, const V* sums) GATEDRNN_INLINE {
         const int at = u * kLanes;
         const float a_scale = P == Precision::int8 ? rows.op_scale[i] : 0.0f;
         const V acc[2] = {pre_activation<P>(s.w, u, 0, sums[0], a_scale, gx(i, u, 0)),
@@ -95,12 +95,12 @@ inline void gru_cand(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) {
+    const auto a = [&](int i) GATEDRNN_INLINE {
         return static_cast<const float*>(P == Precision::fp32 ? rows.scratch[i] : rows.op_scratch[i]);
     };
-    const auto gx_n = [&](int i, int u) { return load(rows.gx[i] + gate_offset(u, 2, 3)); };
-    const auto init = [&](int i, int u, V* acc) { acc[0] = sum_start<P>(s.w, u, 0, gx_n(i, u)); };
-    const auto epi = [&](int i, int u, const V* sums) {
+    const auto gx_n = [&](int i, int u) GATEDRNN_INLINE { return load(rows.gx[i] + gate_offset(u, 2, 3)); };
+    const auto init = [&](int i, int u, V* acc) GATEDRNN_INLINE { acc[0] = sum_start<P>(s.w, u, 0, gx_n(i, u)); };
+    const auto epi = [&](int i, int u, const V* sums) GATEDRNN_INLINE {
         const int at = u * kLanes;
         const V pre = pre_activation<P>(s.w, u, 0, sums[0], P == Precision::int8 ? rows.op_scale[i] : 0.0f, gx_n(i, u));
         const V n = candidate<kOptions>(opt, pre);

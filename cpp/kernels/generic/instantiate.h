@@ -8,6 +8,18 @@
 
 #include "gatedrnn/kernels.h"
 
+// Inlining is decided in the source, not by the compiler's size budget (which changes with
+// every edit): each step tile is a function of its own, so its k-loop has the registers to
+// itself; what a tile calls once per row (the start values, the epilogue, sigmoid, tanh)
+// is inlined into it.
+#if defined(_MSC_VER)
+#define GATEDRNN_TILE __declspec(noinline)
+#define GATEDRNN_INLINE
+#else
+#define GATEDRNN_TILE [[gnu::noinline]]
+#define GATEDRNN_INLINE __attribute__((always_inline))
+#endif
+
 #define GATEDRNN_PASTE_(a, b) a##__##b
 #define GATEDRNN_PASTE(a, b) GATEDRNN_PASTE_(a, b)
 #define GATEDRNN_STR_(a) #a

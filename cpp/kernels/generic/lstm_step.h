@@ -15,11 +15,11 @@ inline void lstm_step(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int H = s.w.N;
     const CellOptions* opt = s.options;
-    const auto a = [&](int i) { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
-    const auto init = [&](int i, int u, V* acc) {
+    const auto a = [&](int i) GATEDRNN_INLINE { return P == Precision::fp32 ? rows.h_prev[i] : rows.op_prev[i]; };
+    const auto init = [&](int i, int u, V* acc) GATEDRNN_INLINE {
         for (int g = 0; g < 4; ++g) acc[g] = sum_start<P>(s.w, u, g, load(rows.gx[i] + gate_offset(u, g, 4)));
     };
-    const auto epi = [&](int i, int u, const V* sums) {
+    const auto epi = [&](int i, int u, const V* sums) GATEDRNN_INLINE {
         const int at = u * kLanes;
         V acc[4];
         for (int g = 0; g < 4; ++g)
@@ -69,11 +69,11 @@ template <Precision P>
 inline void lstm_proj(const StepArgs& s) {
     const StepRows& rows = s.rows;
     const int N = s.w.N;  // proj_size
-    const auto a = [&](int i) {
+    const auto a = [&](int i) GATEDRNN_INLINE {
         return static_cast<const float*>(P == Precision::fp32 ? rows.scratch[i] : rows.op_scratch[i]);
     };
-    const auto init = [&](int, int u, V* acc) { acc[0] = sum_start<P>(s.w, u, 0, zero()); };
-    const auto epi = [&](int i, int u, const V* sums) {
+    const auto init = [&](int, int u, V* acc) GATEDRNN_INLINE { acc[0] = sum_start<P>(s.w, u, 0, zero()); };
+    const auto epi = [&](int i, int u, const V* sums) GATEDRNN_INLINE {
         const int at = u * kLanes;
         const V h = pre_activation<P>(s.w, u, 0, sums[0], P == Precision::int8 ? rows.op_scale[i] : 0.0f, zero());
         store(rows.h_next[i] + at, h);

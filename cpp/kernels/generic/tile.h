@@ -97,9 +97,14 @@ inline void multiply_add_halves(V (&acc)[MR][NC], const float* const (&a)[MR], c
 template <Precision P>
 inline constexpr bool kNative = P != Precision::bf16 || kNativeBf16;
 
-template <int MR, int NC, int NPF = 0, Precision P = Precision::fp32>
+// A stream of bytes to prefetch while a loop runs: one prefetch per k-row, at from + k * step.
+struct Ahead {
+    uintptr_t from = 0, step = 0;
+};
+
+template <int MR, int NC, int NPF = 0, Precision P = Precision::fp32, bool kAhead = false>
 inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const float* const (&col)[NC],
-                       ptrdiff_t stride, int K) {
+                       ptrdiff_t stride, int K, Ahead ahead = Ahead{}) {
     // A stream's k-row: NC / NPF vectors from col[first column], on this many cache lines.
     constexpr int kLinesPerRow = NPF > 0 ? (NC / NPF * kLanes * static_cast<int>(sizeof(float)) + 63) / 64 : 0;
     const auto prefetch = [&](int k) {
@@ -119,6 +124,7 @@ inline void accumulate(V (&acc)[MR][NC], const float* const (&a)[MR], const floa
 #pragma GCC unroll 2
         for (int k = 0; k < K; ++k) {
             prefetch(k);
+            if constexpr (kAhead) __builtin_prefetch(reinterpret_cast<const void*>(ahead.from + k * ahead.step), 0, 1);
             if constexpr (P == Precision::fp32) {
                 multiply_add_row(acc, a, col, k * stride, k, Identity{}, Identity{}, FusedMultiplyAdd{});
             } else {
@@ -174,11 +180,11 @@ struct NoBoundary {
     void operator()(int, int, V*) const {}
 };
 
-template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, Precision P = Precision::fp32, class A, class Init,
-          class Epi, class Bnd = NoBoundary>
-inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
+template <int G, int MR, int NU, bool kGemv = false, bool kInput = false, Precision P = Precision::fp32,
+          bool kAhead = false, class A, class Init, class Epi, class Bnd = NoBoundary>
+GATEDRNN_TILE void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init& init, const Epi& epi,
                       float* const* partial, int k0, int k1, const float* const* xin = nullptr, int kx = 0,
-                      const Bnd& bnd = Bnd{}) {
+                      const Bnd& bnd = Bnd{}, Ahead ahead = Ahead{}) {
     V acc[MR][NU * G];
     const float* x[MR];
     const float* col[NU * G];
@@ -203,7 +209,8 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
         if (k < kx) {
             const int k_end = std::min(k1, kx);
             for (int r = 0; r < MR; ++r) x[r] = xin[i0 + r] + k;
-            accumulate<MR, NU * G, kPrefetch, P>(acc, x, col, stride, k_end - k);
+            accumulate<MR, NU * G, kPrefetch, P, kAhead>(acc, x, col, stride, k_end - k, ahead);
+            ahead.from += (k_end - k) * ahead.step;
             for (auto& p : col) p += (k_end - k) * stride;
             k = k_end;
             if (k == kx)
@@ -213,7 +220,7 @@ inline void step_tile(int i0, int u0, const PanelView& w, const A& a, const Init
     }
     if (k < k1) {
         for (int r = 0; r < MR; ++r) x[r] = a(i0 + r) + (k - kx);
-        accumulate<MR, NU * G, kPrefetch, P>(acc, x, col, stride, k1 - k);
+        accumulate<MR, NU * G, kPrefetch, P, kAhead>(acc, x, col, stride, k1 - k, ahead);
     }
     for (int r = 0; r < MR; ++r)
         for (int j = 0; j < NU; ++j) {
@@ -264,20 +271,46 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     }
     constexpr int MR = kStepRows<G, P>;
     const int kc = partial ? kStepKc<G> : K;  // no partial-sum rows: one pass over k
-    for (int u = u_begin; u < u_end; ++u)
-        for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
-            const int k1 = std::min(K, k0 + kc);
-            for_row_tiles<MR>(n, [&](int i, int rows) {
-                if (rows == MR) {
-                    step_tile<G, MR, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
-                } else {
-                    with_rows<MR - 1>(rows, [&](auto r) {
-                        step_tile<G, decltype(r)::value, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1,
-                                                                            xin, kx, bnd);
-                    });
+    constexpr uintptr_t kRow = G * kLanes * sizeof(float);  // a k-row of a group's weights
+    const auto weights = [&](int u, int k) {  // group u's sub-block is K k-rows, contiguous
+        return reinterpret_cast<uintptr_t>(w.block(u / kSub)) + (static_cast<uintptr_t>(u % kSub) * w.K + k) * kRow;
+    };
+    const int tiles = (n + MR - 1) / MR;
+    const auto sweep = [&](auto look) {
+        constexpr bool kAhead = decltype(look)::value;
+        for (int u = u_begin; u < u_end; ++u)
+            for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
+                const int k1 = std::min(K, k0 + kc);
+                // Lookahead: the next pass is this group's next k range, or the next group's
+                // first; each row tile prefetches its share of it, a little per k-row.
+                Ahead ahead;
+                uintptr_t share = 0;
+                if constexpr (kAhead) {
+                    const bool last = k1 == K && u + 1 == u_end;
+                    const uintptr_t next = k1 < K ? weights(u, k1) : weights(u + 1 - last, 0);
+                    const int next_k = last ? 0 : std::min(K - (k1 < K ? k1 : 0), kc);
+                    share = (next_k * kRow / 64 + tiles - 1) / tiles * 64;
+                    ahead = Ahead{next, (share + (k1 - k0) - 1) / std::max(1, k1 - k0)};
                 }
-            });
-        }
+                for_row_tiles<MR>(n, [&](int i, int rows) {
+                    if (rows == MR) {
+                        step_tile<G, MR, 1, false, kInput, P, kAhead>(i, u, w, a, init, epi, partial, k0, k1, xin, kx,
+                                                                      bnd, ahead);
+                    } else {
+                        with_rows<MR - 1>(rows, [&](auto r) {
+                            step_tile<G, decltype(r)::value, 1, false, kInput, P, kAhead>(i, u, w, a, init, epi,
+                                                                                          partial, k0, k1, xin, kx,
+                                                                                          bnd, ahead);
+                        });
+                    }
+                    ahead.from += share;
+                });
+            }
+    };
+    if constexpr (P == Precision::fp32) {  // (bf16 and int8 stream a half and a quarter of the bytes)
+        if (s.lookahead) return sweep(std::true_type{});
+    }
+    sweep(std::false_type{});
 }
 
 // Store the first `valid` lanes of a vector into caller memory (y rows are not padded).
