@@ -239,6 +239,10 @@ GATEDRNN_TILE void step_tile(int i0, int u0, const PanelView& w, const A& a, con
 template <int G>
 inline constexpr int kStepKc = std::min(1024, 131072 / (G * kLanes * static_cast<int>(sizeof(float))));
 
+// Bytes of the next pass a lookahead tile prefetches per k-row (a line every 2 k-rows):
+// a few tiles ask for a whole pass, and the others run without the prefetch instruction.
+inline constexpr uintptr_t kStepAhead = 32;
+
 // Runs f(i, rows) over n rows cut into tiles of at most MR rows whose sizes differ by at
 // most one: no lone short tile at the end (a 1-row LSTM tile has too few independent
 // chains to keep both FMA units busy).
@@ -275,35 +279,32 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     const auto weights = [&](int u, int k) {  // group u's sub-block is K k-rows, contiguous
         return reinterpret_cast<uintptr_t>(w.block(u / kSub)) + (static_cast<uintptr_t>(u % kSub) * w.K + k) * kRow;
     };
-    const int tiles = (n + MR - 1) / MR;
     const auto sweep = [&](auto look) {
         constexpr bool kAhead = decltype(look)::value;
         for (int u = u_begin; u < u_end; ++u)
             for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
                 const int k1 = std::min(K, k0 + kc);
                 // Lookahead: the next pass is this group's next k range, or the next group's
-                // first; each row tile prefetches its share of it, a little per k-row.
-                Ahead ahead;
-                uintptr_t share = 0;
+                // first; the first row tiles prefetch it, kStepAhead bytes per k-row each,
+                // until all of it is asked for.
+                uintptr_t next = 0, asked = 0, bytes = 0;
+                const uintptr_t per_tile = static_cast<uintptr_t>(k1 - k0) * kStepAhead;
                 if constexpr (kAhead) {
                     const bool last = k1 == K && u + 1 == u_end;
-                    const uintptr_t next = k1 < K ? weights(u, k1) : weights(u + 1 - last, 0);
-                    const int next_k = last ? 0 : std::min(K - (k1 < K ? k1 : 0), kc);
-                    share = (next_k * kRow / 64 + tiles - 1) / tiles * 64;
-                    ahead = Ahead{next, (share + (k1 - k0) - 1) / std::max(1, k1 - k0)};
+                    next = k1 < K ? weights(u, k1) : weights(u + 1 - last, 0);
+                    bytes = last ? 0 : std::min(K - (k1 < K ? k1 : 0), kc) * kRow;
                 }
                 for_row_tiles<MR>(n, [&](int i, int rows) {
-                    if (rows == MR) {
-                        step_tile<G, MR, 1, false, kInput, P, kAhead>(i, u, w, a, init, epi, partial, k0, k1, xin, kx,
-                                                                      bnd, ahead);
-                    } else {
-                        with_rows<MR - 1>(rows, [&](auto r) {
-                            step_tile<G, decltype(r)::value, 1, false, kInput, P, kAhead>(i, u, w, a, init, epi,
-                                                                                          partial, k0, k1, xin, kx,
-                                                                                          bnd, ahead);
-                        });
-                    }
-                    ahead.from += share;
+                    with_rows<MR>(rows, [&](auto r) {
+                        constexpr int R = decltype(r)::value;
+                        if (kAhead && asked < bytes) {
+                            step_tile<G, R, 1, false, kInput, P, kAhead>(i, u, w, a, init, epi, partial, k0, k1, xin,
+                                                                         kx, bnd, Ahead{next + asked, kStepAhead});
+                            asked += per_tile;
+                        } else {
+                            step_tile<G, R, 1, false, kInput, P>(i, u, w, a, init, epi, partial, k0, k1, xin, kx, bnd);
+                        }
+                    });
                 });
             }
     };

@@ -1,4 +1,5 @@
 // The scalar kernels: every algorithm of ../generic/ compiled over vec_scalar.h.
 #include "vec_scalar.h"
 #define GATEDRNN_ISA scalar
+#define GATEDRNN_COMPILER_INLINING 1  // (instantiate.h)
 #include "../generic/instantiate.h"
