@@ -62,12 +62,12 @@ inline void gemm_gates(const GemmArgs& args) {
         for (int b = args.blk_begin; b < args.blk_end; ++b) {
             // The next panel: the next block's, or the range's first for the next chunk.
             const int next = b + 1 < args.blk_end ? b + 1 : m1 < n ? args.blk_begin : -1;
-            const bool ahead = P == Precision::fp32 && args.lookahead && next >= 0;
+            const bool ahead = kLookahead<P> && args.lookahead && next >= 0;
             const uintptr_t from = ahead ? reinterpret_cast<uintptr_t>(args.w.block(next)) : 0;
             uintptr_t asked = ahead ? 0 : panel_bytes;
             const auto tile = [&](auto rows, int i, int c0) {
                 constexpr int R = decltype(rows)::value;
-                if constexpr (P == Precision::fp32) {
+                if constexpr (kLookahead<P>) {
                     if (asked < panel_bytes) {
                         gemm_tile<G, R, P, true>(args, i, b, c0, Ahead{from + asked, kAheadStep});
                         asked += per_tile;

@@ -11,15 +11,15 @@
 // Inlining is decided in the source, not by the compiler's size budget (which changes with
 // every edit): each step tile is a function of its own, so its k-loop has the registers to
 // itself; what a tile calls once per row (the start values, the epilogue, sigmoid, tanh)
-// is inlined into it. An ISA whose vector is several machine vectors (scalar) defines
-// GATEDRNN_COMPILER_INLINING and leaves the second part to the compiler: forced, it
+// is inlined into it. The portable ISA (scalar: a vector is several machine vectors)
+// defines GATEDRNN_PORTABLE_KERNELS and leaves the second part to the compiler: forced, it
 // would multiply the code (and the sanitizer build's time, ~4x).
 #if defined(_MSC_VER)
 #define GATEDRNN_TILE __declspec(noinline)
 #else
 #define GATEDRNN_TILE [[gnu::noinline]]
 #endif
-#if defined(_MSC_VER) || defined(GATEDRNN_COMPILER_INLINING)
+#if defined(_MSC_VER) || defined(GATEDRNN_PORTABLE_KERNELS)
 #define GATEDRNN_INLINE
 #else
 #define GATEDRNN_INLINE __attribute__((always_inline))

@@ -241,7 +241,16 @@ inline constexpr int kStepKc = std::min(1024, 131072 / (G * kLanes * static_cast
 
 // Bytes of the next pass a lookahead tile prefetches per k-row (a line every 2 k-rows):
 // a few tiles ask for a whole pass, and the others run without the prefetch instruction.
+// fp32 only (bf16 and int8 stream a half and a quarter of the bytes), and not in the
+// portable fallback, where a second set of tiles is not worth its code.
 inline constexpr uintptr_t kStepAhead = 32;
+#if defined(GATEDRNN_PORTABLE_KERNELS)
+template <Precision P>
+inline constexpr bool kLookahead = false;
+#else
+template <Precision P>
+inline constexpr bool kLookahead = P == Precision::fp32;
+#endif
 
 // Runs f(i, rows) over n rows cut into tiles of at most MR rows whose sizes differ by at
 // most one: no lone short tile at the end (a 1-row LSTM tile has too few independent
@@ -308,7 +317,7 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
                 });
             }
     };
-    if constexpr (P == Precision::fp32) {  // (bf16 and int8 stream a half and a quarter of the bytes)
+    if constexpr (kLookahead<P>) {
         if (s.lookahead) return sweep(std::true_type{});
     }
     sweep(std::false_type{});
