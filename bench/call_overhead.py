@@ -1,7 +1,7 @@
 """Per-call cost of a streaming step from Python (issue 3's per-step overhead target).
 
-B=1, I=H=8, so compute is negligible: what is left is the call itself (argument checks,
-output arrays, the GIL released and taken back, the driver). Prints the minimum and the
+B=1, I=H=8, so compute is negligible: what is left is the call itself (the Python
+wrapper, argument checks, output arrays, the driver; a call this small keeps the GIL). Prints the minimum and the
 median over 5 rounds of N calls each, in microseconds.
 
     python bench/call_overhead.py [N]
@@ -35,10 +35,12 @@ def main():
     h = np.zeros((1, 8), np.float32)
     c = np.zeros((1, 8), np.float32)
     x3 = np.ones((1, 1, 8), np.float32)
+    gru_cell = gatedrnn.GRUCell(8, 8, seed=0)
     stream = lstm.stream()
     calls = [
         ("cell(x)", lambda: cell(x)),
         ("cell(x, (h, c))", lambda: cell(x, (h, c))),
+        ("GRUCell(x, h)", lambda: gru_cell(x, h)),
         ("stream.step(x)", lambda: stream.step(x)),
         ("T=1 layer call", lambda: lstm(x3)),
     ]

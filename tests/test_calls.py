@@ -67,3 +67,74 @@ def test_cell_fast_and_general_paths_agree(isa):
         cell(np.zeros((3, 5), np.float32))
     with pytest.raises(ValueError, match=r"h.*\(2, 9\)"):
         cell(x, (np.zeros((2, 9), np.float32), np.zeros((3, 9), np.float32)))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru", "gru_nolbr"])
+def test_cell_argument_forms_agree(isa, kind):
+    """Every form of a cell's arguments gives bitwise the result of plain float32 arrays:
+    strided float32 views and tuples of them (taken by the core, which copies a strided
+    array), other dtypes, lists and a list for the state (converted in Python), and None
+    for either state."""
+    I, H, B = 5, 17, 3
+    rng = np.random.default_rng(7)
+    if kind == "lstm":
+        cell = gatedrnn.LSTMCell(I, H, seed=5)
+    else:
+        cell = gatedrnn.GRUCell(I, H, seed=5, linear_before_reset=kind == "gru")
+    x = rng.standard_normal((B, I)).astype(np.float32)
+    h = rng.standard_normal((B, H)).astype(np.float32)
+    c = rng.standard_normal((B, H)).astype(np.float32)
+    zeros = np.zeros((B, H), np.float32)
+
+    def strided(a):  # the same values, every other column of a wider array
+        wide = np.zeros((a.shape[0], 2 * a.shape[1]), a.dtype)
+        wide[:, ::2] = a
+        return wide[:, ::2]
+
+    def run(*args):
+        out = cell(*args)
+        return list(out) if kind == "lstm" else [out]
+
+    if kind == "lstm":
+        want = run(x, (h, c))
+        hr, cr = reference.lstm_cell(x, cell.state_dict(), (h, c))
+        np.testing.assert_allclose(want[0], hr, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(want[1], cr, rtol=1e-5, atol=1e-5)
+        forms = [(strided(x), (h, c)), (x, (strided(h), strided(c))), (x, [h, c]),
+                 (x.astype(np.float64), (h, c)), (x, (h.astype(np.float64), c)), (x.tolist(), (h, c.tolist()))]
+        partial = [((x, (None, c)), (x, (zeros, c))), ((x, (h, None)), (x, (h, zeros))),
+                   ((x, None), (x, (zeros, zeros))), ((x, (None, None)), (x, (zeros, zeros)))]
+    else:
+        want = run(x, h)
+        hr = reference.gru_cell(x, cell.state_dict(), h, linear_before_reset=kind == "gru")
+        np.testing.assert_allclose(want[0], hr, rtol=1e-5, atol=1e-5)
+        forms = [(strided(x), h), (x, strided(h)), (x.astype(np.float64), h), (x, h.astype(np.float64)),
+                 (x.tolist(), h.tolist())]
+        partial = [((x, None), (x, zeros))]
+    for args in forms:
+        for a, b in zip(run(*args), want):
+            np.testing.assert_array_equal(a, b)
+    for args, same in partial:
+        for a, b in zip(run(*args), run(*same)):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+def test_cell_bad_arguments(kind):
+    cell = gatedrnn.LSTMCell(4, 6, seed=0) if kind == "lstm" else gatedrnn.GRUCell(4, 6, seed=0)
+    x = np.zeros((2, 4), np.float32)
+    h = np.zeros((2, 6), np.float32)
+    if kind == "lstm":
+        with pytest.raises(ValueError, match=r"c: expected shape \(2, 6\), got \(2, 5\)"):
+            cell(x, (h, np.zeros((2, 5), np.float32)))
+        with pytest.raises(TypeError, match="state: expected a tuple"):
+            cell(x, h)  # an array, not (h, c)
+        with pytest.raises(TypeError, match="state"):
+            cell(x, (h,))
+    else:
+        with pytest.raises(ValueError, match=r"h: expected shape \(2, 6\), got \(3, 6\)"):
+            cell(x, np.zeros((3, 6), np.float32))
+    with pytest.raises(ValueError, match=r"x.*\(2, 5\)"):
+        cell(np.zeros((2, 5), np.float32))
+    with pytest.raises(TypeError):
+        cell(np.array([["a"] * 4] * 2))

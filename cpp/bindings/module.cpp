@@ -5,6 +5,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "gatedrnn/dispatch.h"
@@ -38,6 +40,7 @@ public:
     Floats() = default;
     explicit Floats(py::object a) : a_(std::move(a)) {}
     const float* data() const { return reinterpret_cast<const float*>(proxy()->data); }
+    float* mutable_data() const { return reinterpret_cast<float*>(proxy()->data); }  // writable arrays only
     py::ssize_t ndim() const { return proxy()->nd; }
     py::ssize_t shape(py::ssize_t i) const { return proxy()->dimensions[i]; }
     const py::ssize_t* shape() const { return proxy()->dimensions; }
@@ -80,28 +83,88 @@ std::string key(const char* base, int layer, int d) {
 
 }  // namespace
 
+namespace {
+
+constexpr int kReady = py::detail::npy_api::NPY_ARRAY_C_CONTIGUOUS_ | py::detail::npy_api::NPY_ARRAY_ALIGNED_;
+
+PyObject* float32_descr() {
+    static PyObject* const f32 = py::dtype::of<float>().release().ptr();  // NumPy's float32 descriptor
+    return f32;
+}
+
+// Whether a is a float32 ndarray (of any layout).
+bool is_float32_array(py::handle a) {
+    return py::detail::npy_api::get().PyArray_Check_(a.ptr()) && py::detail::array_proxy(a.ptr())->descr == float32_descr();
+}
+
+// a as Floats: a C-contiguous, aligned float32 array as it is, anything else converted by
+// NumPy (a copy; its errors, e.g. MemoryError for a huge broadcast view, propagate).
+Floats to_floats(py::handle a) {
+    if (is_float32_array(a) && (py::detail::array_proxy(a.ptr())->flags & kReady) == kReady)
+        return Floats(py::reinterpret_borrow<py::object>(a));
+    auto& api = py::detail::npy_api::get();
+    PyObject* converted = api.PyArray_FromAny_(a.ptr(), py::dtype::of<float>().release().ptr(), 0, 0,
+                                               py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | kInputFlags, nullptr);
+    if (converted == nullptr) throw py::error_already_set();
+    return Floats(py::reinterpret_steal<py::object>(converted));
+}
+
+// A new, uninitialised float32 array: NumPy's constructor called directly (py::array_t's
+// adds about a tenth of a small model's step per array).
+FloatArray new_floats(std::initializer_list<py::ssize_t> shape) {
+    auto& api = py::detail::npy_api::get();
+    PyObject* descr = float32_descr();
+    Py_INCREF(descr);  // the constructor steals a reference
+    PyObject* a = api.PyArray_NewFromDescr_(api.PyArray_Type_, descr, static_cast<int>(shape.size()), shape.begin(),
+                                            nullptr, nullptr, 0, nullptr);
+    if (a == nullptr) throw py::error_already_set();
+    return py::reinterpret_steal<FloatArray>(a);
+}
+
+// A stream's state, updated in place: it must be a writable, C-contiguous float32 array.
+Floats state_array(py::handle a, const char* name) {
+    constexpr int kWritable = kReady | py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+    if (!is_float32_array(a) || (py::detail::array_proxy(a.ptr())->flags & kWritable) != kWritable)
+        throw py::type_error(std::string(name) + ": expected a writable, C-contiguous float32 array (a stream's state)");
+    return Floats(py::reinterpret_borrow<py::object>(a));
+}
+
+float* data_of(FloatArray& a) { return reinterpret_cast<float*>(py::detail::array_proxy(a.ptr())->data); }
+
+// The thread count of calls made with num_threads = 0: gatedrnn.set_num_threads()'s,
+// which Python passes on here (reading it there would cost a function call per step).
+std::atomic<int> default_threads{1};
+
+int resolve_threads(int num_threads) {
+    if (num_threads == 0) return default_threads.load(std::memory_order_relaxed);
+    if (num_threads < 0)
+        throw std::invalid_argument("num_threads: expected >= 1 (0: the default), got " + std::to_string(num_threads));
+    return num_threads;
+}
+
+// Runs a call. One of under ~1e5 FLOPs (a microsecond of work, a small model's streaming
+// step) keeps the GIL: releasing and retaking it would add a tenth to such a call, and
+// no other Python thread could get much done in the time.
+void run(const Network& net, const ForwardCall& call) {
+    const KernelTable& kernels = active_kernels();  // may throw (bad GATEDRNN_ISA): before releasing the GIL
+    if (net.flops(call.T, call.B) < 1e5) {
+        net.forward(call, kernels);
+        return;
+    }
+    py::gil_scoped_release release;
+    net.forward(call, kernels);
+}
+
+}  // namespace
+
 namespace pybind11::detail {
 template <>
 struct type_caster<Floats> {
     PYBIND11_TYPE_CASTER(Floats, const_name("numpy.ndarray[numpy.float32]"));
 
     bool load(handle src, bool convert) {
-        static PyObject* const f32 = dtype::of<float>().release().ptr();  // NumPy's float32 descriptor
-        constexpr int kReady = npy_api::NPY_ARRAY_C_CONTIGUOUS_ | npy_api::NPY_ARRAY_ALIGNED_;
-        if (npy_api::get().PyArray_Check_(src.ptr())) {
-            const PyArray_Proxy* a = array_proxy(src.ptr());
-            if (a->descr == f32 && (a->flags & kReady) == kReady) {
-                value = Floats(reinterpret_borrow<object>(src));
-                return true;
-            }
-        }
-        if (!convert) return false;
-        // NumPy's conversion (a copy); its errors (e.g. MemoryError for a huge broadcast
-        // view) propagate as they are.
-        PyObject* converted = npy_api::get().PyArray_FromAny_(src.ptr(), dtype::of<float>().release().ptr(), 0, 0,
-                                                              npy_api::NPY_ARRAY_ENSUREARRAY_ | kInputFlags, nullptr);
-        if (converted == nullptr) throw error_already_set();
-        value = Floats(reinterpret_steal<object>(converted));
+        if (!convert && !(is_float32_array(src) && (array_proxy(src.ptr())->flags & kReady) == kReady)) return false;
+        value = to_floats(src);
         return true;
     }
 
@@ -139,8 +202,7 @@ public:
         if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
             throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
                                         shape_str(shape_of(x)));
-        if (num_threads < 1)
-            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
+        num_threads = resolve_threads(num_threads);
         if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
         if (c0) {
             if (!lstm) throw std::invalid_argument("c0: a GRU has no cell state");
@@ -156,10 +218,10 @@ public:
                                                 std::to_string(b));
         }
         const py::ssize_t W = static_cast<py::ssize_t>(D) * Hout;
-        FloatArray y(batch_first ? std::vector<py::ssize_t>{B, T, W} : std::vector<py::ssize_t>{T, B, W});
-        FloatArray h_n(std::vector<py::ssize_t>{LD, B, Hout});
+        FloatArray y = batch_first ? new_floats({B, T, W}) : new_floats({T, B, W});
+        FloatArray h_n = new_floats({LD, B, Hout});
         std::optional<FloatArray> c_n;
-        if (lstm) c_n = FloatArray(std::vector<py::ssize_t>{LD, B, H});
+        if (lstm) c_n = new_floats({LD, B, H});
 
         ForwardCall call;
         call.x = x.data();
@@ -169,15 +231,11 @@ public:
         call.h0 = h0 ? h0->data() : nullptr;
         call.c0 = c0 ? c0->data() : nullptr;
         call.lengths = lengths ? lengths->data() : nullptr;
-        call.y = y.mutable_data();
-        call.h_n = h_n.mutable_data();
-        call.c_n = c_n ? c_n->mutable_data() : nullptr;
+        call.y = data_of(y);
+        call.h_n = data_of(h_n);
+        call.c_n = c_n ? data_of(*c_n) : nullptr;
         call.num_threads = num_threads;
-        const KernelTable& kernels = active_kernels();  // may throw (bad GATEDRNN_ISA): before releasing the GIL
-        {
-            py::gil_scoped_release release;
-            net_.forward(call, kernels);
-        }
+        run(net_, call);
         if (lstm) return py::make_tuple(y, h_n, *c_n);
         return py::make_tuple(y, h_n, py::none());
     }
@@ -186,51 +244,43 @@ public:
     // (B, H_out) and (B, H). Returns (h, c or None) without the time and layer axes.
     py::tuple step(const Floats& x, const std::optional<Floats>& h0,
                    const std::optional<Floats>& c0, int num_threads) const {
-        const NetworkConfig& c = net_.config();
-        const bool lstm = c.cell == CellType::lstm;
-        if (c.num_layers != 1 || c.bidirectional)
-            throw std::invalid_argument("step: needs a single-layer, single-direction network");
-        if (x.ndim() != 2 || x.shape(1) != c.input_size)
-            throw std::invalid_argument("x: expected shape (B, " + std::to_string(c.input_size) +
-                                        ") (input_size), got " + shape_str(shape_of(x)));
-        if (num_threads < 1)
-            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
-        const py::ssize_t B = x.shape(0);
-        if (B > INT32_MAX / 2)
-            throw std::invalid_argument("x: too many rows (B must be below 2**30), got shape " + shape_str(shape_of(x)));
-        if (h0) check_shape(*h0, {B, c.out_size()}, "h");
-        if (c0) {
-            if (!lstm) throw std::invalid_argument("c: a GRU has no cell state");
-            check_shape(*c0, {B, c.hidden_size}, "c");
-        }
-        FloatArray h_n(std::vector<py::ssize_t>{B, c.out_size()});
-        std::optional<FloatArray> c_n;
-        if (lstm) c_n = FloatArray(std::vector<py::ssize_t>{B, c.hidden_size});
-        ForwardCall call;
-        call.x = x.data();
-        call.T = 1;
-        call.B = static_cast<int>(B);
-        call.h0 = h0 ? h0->data() : nullptr;
-        call.c0 = c0 ? c0->data() : nullptr;
-        call.y = h_n.mutable_data();  // one step of one layer: y is h_n (same values)
-        call.h_n = h_n.mutable_data();
-        call.c_n = c_n ? c_n->mutable_data() : nullptr;
-        call.num_threads = num_threads;
-        const KernelTable& kernels = active_kernels();
-        {
-            py::gil_scoped_release release;
-            net_.forward(call, kernels);
-        }
-        if (lstm) return py::make_tuple(h_n, *c_n);
+        auto [h_n, c_n] = step_impl(x, h0, c0, num_threads);
+        if (c_n) return py::make_tuple(h_n, *c_n);
         return py::make_tuple(h_n, py::none());
+    }
+
+    // The cells' call where its arguments need no conversion: x a 2-D float32 ndarray;
+    // state None, or an LSTM's tuple (h, c) / a GRU's h, each None or a float32 ndarray.
+    // Returns (h', c') (LSTM) or h' (GRU), or None for any other arguments: the Python
+    // side then converts them or says what is wrong. One call from Python per step.
+    py::object cell(py::handle x, py::handle state, int num_threads) const {
+        const bool lstm = net_.config().cell == CellType::lstm;
+        if (!is_float32_array(x) || py::detail::array_proxy(x.ptr())->nd != 2) return py::none();
+        std::optional<Floats> h0, c0;
+        const auto take = [](py::handle a, std::optional<Floats>& out) {
+            if (a.is_none()) return true;
+            if (!is_float32_array(a)) return false;
+            out = to_floats(a);
+            return true;
+        };
+        if (!lstm) {
+            if (!take(state, h0)) return py::none();
+        } else if (!state.is_none()) {
+            PyObject* t = state.ptr();
+            if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 2 || !take(PyTuple_GET_ITEM(t, 0), h0) ||
+                !take(PyTuple_GET_ITEM(t, 1), c0))
+                return py::none();
+        }
+        auto [h_n, c_n] = step_impl(to_floats(x), h0, c0, num_threads);
+        if (lstm) return py::make_tuple(h_n, *c_n);
+        return std::move(h_n);
     }
 
     // Streaming: runs x from the states in h (and c) and leaves the final states there,
     // in place (the driver reads a layer's initial state before it writes its final one).
     // x is one step (B, I) -> y (B, H_out), or a chunk (T, B, I) / (B, T, I) -> y likewise.
     // h and c are the stream's own float32 arrays (L, B, H_out) and (L, B, H).
-    FloatArray advance(const Floats& x, py::array_t<float, py::array::c_style>& h,
-                       std::optional<py::array_t<float, py::array::c_style>>& cs, bool batch_first,
+    FloatArray advance(const Floats& x, py::handle h_state, py::handle c_state, bool batch_first,
                        int num_threads) const {
         const NetworkConfig& c = net_.config();
         const bool lstm = c.cell == CellType::lstm;
@@ -240,6 +290,8 @@ public:
             throw std::invalid_argument("x: expected one step (B, " + std::to_string(c.input_size) +
                                         ") or a chunk of steps, got shape " + shape_str(shape_of(x)));
         const bool one_step = x.ndim() == 2;
+        const Floats h = state_array(h_state, "h");
+        const std::optional<Floats> cs = c_state.is_none() ? std::nullopt : std::optional<Floats>(state_array(c_state, "c"));
         const py::ssize_t B = h.ndim() == 3 ? h.shape(1) : -1;
         const py::ssize_t T = one_step ? 1 : (batch_first ? x.shape(1) : x.shape(0));
         const py::ssize_t xb = one_step ? x.shape(0) : (batch_first ? x.shape(0) : x.shape(1));
@@ -253,16 +305,14 @@ public:
         if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
             throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
                                         shape_str(shape_of(x)));
-        if (num_threads < 1)
-            throw std::invalid_argument("num_threads: expected >= 1, got " + std::to_string(num_threads));
+        num_threads = resolve_threads(num_threads);
         check_shape(h, {c.num_layers, B, c.out_size()}, "h");
         if (lstm) {
             if (!cs) throw std::invalid_argument("c: an LSTM stream needs its cell state");
             check_shape(*cs, {c.num_layers, B, c.hidden_size}, "c");
         }
-        FloatArray y(one_step ? std::vector<py::ssize_t>{B, c.out_size()}
-                              : batch_first ? std::vector<py::ssize_t>{B, T, c.out_size()}
-                                            : std::vector<py::ssize_t>{T, B, c.out_size()});
+        FloatArray y = one_step ? new_floats({B, c.out_size()})
+                                : batch_first ? new_floats({B, T, c.out_size()}) : new_floats({T, B, c.out_size()});
         ForwardCall call;
         call.x = x.data();
         call.T = static_cast<int>(T);
@@ -274,17 +324,48 @@ public:
             call.c0 = cs->data();
             call.c_n = cs->mutable_data();
         }
-        call.y = y.mutable_data();
+        call.y = data_of(y);
         call.num_threads = num_threads;
-        const KernelTable& kernels = active_kernels();
-        {
-            py::gil_scoped_release release;
-            net_.forward(call, kernels);
-        }
+        run(net_, call);
         return y;
     }
 
 private:
+    std::pair<FloatArray, std::optional<FloatArray>> step_impl(const Floats& x, const std::optional<Floats>& h0,
+                                                               const std::optional<Floats>& c0, int num_threads) const {
+        const NetworkConfig& c = net_.config();
+        const bool lstm = c.cell == CellType::lstm;
+        if (c.num_layers != 1 || c.bidirectional)
+            throw std::invalid_argument("step: needs a single-layer, single-direction network");
+        if (x.ndim() != 2 || x.shape(1) != c.input_size)
+            throw std::invalid_argument("x: expected shape (B, " + std::to_string(c.input_size) +
+                                        ") (input_size), got " + shape_str(shape_of(x)));
+        num_threads = resolve_threads(num_threads);
+        const py::ssize_t B = x.shape(0);
+        if (B > INT32_MAX / 2)
+            throw std::invalid_argument("x: too many rows (B must be below 2**30), got shape " + shape_str(shape_of(x)));
+        if (h0) check_shape(*h0, {B, c.out_size()}, "h");
+        if (c0) {
+            if (!lstm) throw std::invalid_argument("c: a GRU has no cell state");
+            check_shape(*c0, {B, c.hidden_size}, "c");
+        }
+        FloatArray h_n = new_floats({B, c.out_size()});
+        std::optional<FloatArray> c_n;
+        if (lstm) c_n = new_floats({B, c.hidden_size});
+        ForwardCall call;
+        call.x = x.data();
+        call.T = 1;
+        call.B = static_cast<int>(B);
+        call.h0 = h0 ? h0->data() : nullptr;
+        call.c0 = c0 ? c0->data() : nullptr;
+        call.y = data_of(h_n);  // one step of one layer: y is h_n (same values)
+        call.h_n = data_of(h_n);
+        call.c_n = c_n ? data_of(*c_n) : nullptr;
+        call.num_threads = num_threads;
+        run(net_, call);
+        return {std::move(h_n), std::move(c_n)};
+    }
+
     PyNetwork(const NetworkConfig& config, const py::list& weights) : net_(config, unpack(weights, config)) {
         keep_.clear();  // packed: the PyTorch-layout arrays are no longer needed
     }
@@ -444,6 +525,10 @@ PYBIND11_MODULE(_core, m) {
         d["os_avx512"] = f.os_avx512;
         return d;
     }, "CPU features detected by cpuid/xgetbv, as {name: bool}.");
+    m.def("set_default_threads", [](int n) {
+        if (n < 1) throw std::invalid_argument("n: expected >= 1, got " + std::to_string(n));
+        default_threads.store(n, std::memory_order_relaxed);
+    }, py::arg("n"), "The thread count of calls made with num_threads=0 (gatedrnn.set_num_threads sets it).");
     m.def("compiled_isas", &gatedrnn::compiled_isas, "ISAs built into this module, best first.");
     m.def("available_isas", &gatedrnn::available_isas, "ISAs built and supported by this CPU, best first.");
     m.def("selected_isa", &gatedrnn::selected_isa, "The ISA whose kernels run (GATEDRNN_ISA or the best available).");
@@ -495,6 +580,8 @@ PYBIND11_MODULE(_core, m) {
              "Run the stack: returns (y, h_n, c_n or None).")
         .def("step", &PyNetwork::step, py::arg("x"), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
              py::arg("num_threads") = 1, "One step of a one-layer network (cells): returns (h, c or None).")
+        .def("cell", &PyNetwork::cell, py::arg("x"), py::arg("state"), py::arg("num_threads"),
+             "A cell's step for arguments that need no conversion: (h, c) or h, else None.")
         .def("advance", &PyNetwork::advance, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("batch_first"),
              py::arg("num_threads"), "Streaming: run x from the states h (and c), updated in place; returns y.");
 }

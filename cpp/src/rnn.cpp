@@ -58,6 +58,10 @@ Network::Network(const NetworkConfig& c, const std::vector<DirectionWeights>& we
     require(c.cell == CellType::lstm || !(c.input_forget || c.peepholes),
             "input_forget and peepholes are LSTM options");
     require(c.proj_size == 0 || !c.peepholes, "peepholes with proj_size are not supported");
+    for (int l = 0; l < c.num_layers; ++l)  // per step and row, every direction
+        flops_per_row_ += 2.0 * c.directions() *
+                          (static_cast<double>(c.gates()) * c.hidden_size * (c.layer_input_size(l) + c.out_size()) +
+                           static_cast<double>(c.proj_size) * c.hidden_size);
     const int D = c.directions();
     require(static_cast<int>(weights.size()) == c.num_layers * D,
             "expected " + std::to_string(c.num_layers * D) + " sets of weights, got " +
@@ -351,7 +355,7 @@ void Network::forward(const ForwardCall& call, const KernelTable& kernels) const
     // come back to back (it is still awake), and below ~0.2 MFLOP never. With two threads,
     // a bidirectional layer runs its directions concurrently instead, one thread each: no
     // barrier between the threads at all.
-    const double flops = 2.0 * T * B * c.gates() * H * (c.input_size + Hout) * L * D;
+    const double flops = this->flops(T, B);
     ws.threads = std::max(1, std::min(call.num_threads, num_blocks(H)));
     ws.small = flops < 4e6;
     if (ws.threads > 1 && ws.small)

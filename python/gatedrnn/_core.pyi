@@ -47,6 +47,10 @@ class _NetworkOptions(TypedDict, total=False):
 def cpu_features() -> dict[str, bool]:
     """CPU features detected by cpuid/xgetbv, as {name: bool}."""
 
+def set_default_threads(n: SupportsIndex) -> None:
+    """The thread count of calls made with ``num_threads=0`` (n >= 1;
+    ``gatedrnn.set_num_threads`` sets it)."""
+
 def compiled_isas() -> list[str]:
     """ISAs built into this module, best first."""
 
@@ -108,7 +112,8 @@ class Network(metaclass=_Pybind11Type):
         batch_first: bool = False,
         num_threads: SupportsIndex = 1,
     ) -> tuple[_F32, _F32, _F32 | None]:
-        """Run the stack: x (T, B, I) (or (B, T, I)); returns (y, h_n, c_n or None)."""
+        """Run the stack: x (T, B, I) (or (B, T, I)); returns (y, h_n, c_n or None).
+        ``num_threads`` 0: the default (:func:`set_default_threads`), here and below."""
 
     def step(
         self,
@@ -118,6 +123,16 @@ class Network(metaclass=_Pybind11Type):
         num_threads: SupportsIndex = 1,
     ) -> tuple[_F32, _F32 | None]:
         """One step of a one-layer network (cells): x (B, I); returns (h, c or None)."""
+
+    def cell(
+        self,
+        x: object,
+        state: object,
+        num_threads: SupportsIndex,
+    ) -> tuple[_F32, _F32] | _F32 | None:
+        """A cell's step where nothing needs converting: x a 2-D float32 ndarray, state
+        None or (LSTM) a tuple (h, c) / (GRU) h, each None or a float32 ndarray. Returns
+        (h, c) or h; None for any other arguments (the caller converts them)."""
 
     def advance(
         self,

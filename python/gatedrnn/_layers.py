@@ -17,7 +17,6 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _activations, _core
-from ._threads import get_num_threads
 
 if TYPE_CHECKING:
     from ._core import _DirectionWeights, _NetworkOptions
@@ -477,7 +476,7 @@ class _Recurrent:
 
     def _run(self, x: Any, h0: Any, c0: Any, lengths: Any) -> Tuple[Float32Array, Float32Array, Optional[Float32Array]]:
         if lengths is None and type(x) is np.ndarray and x.ndim == 3 and _ready(x) and _ready(h0) and _ready(c0):
-            return self._net.forward(x, h0, c0, None, self.batch_first, self.num_threads or get_num_threads())
+            return self._net.forward(x, h0, c0, None, self.batch_first, self.num_threads or 0)
         x = _as_float32(x, "x")
         I = self.input_size
         if x.ndim == 2:
@@ -505,7 +504,7 @@ class _Recurrent:
             h = None if h is None else h[:, None, :]
             c = None if c is None else c[:, None, :]
         lens = None if lengths is None else _as_lengths(lengths, batch, steps)  # type: ignore[arg-type]  # batched
-        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, self.num_threads or get_num_threads())
+        y, h_n, c_n = self._net.forward(x3, h, c, lens, batch_first, self.num_threads or 0)
         if batch is None:
             y, h_n = y[:, 0, :], h_n[:, 0, :]
             c_n = None if c_n is None else c_n[:, 0, :]
@@ -691,7 +690,7 @@ class LSTM(_Recurrent):
         # The fast path: the core checks the shapes (and copies a strided x).
         if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
-                                            self.num_threads or get_num_threads())
+                                            self.num_threads or 0)
             return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is never None
         h0 = c0 = None
         if state is not None:
@@ -794,7 +793,7 @@ class GRU(_Recurrent):
         # The fast path: the core checks the shapes (and copies a strided x).
         if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
             y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
-                                          self.num_threads or get_num_threads())
+                                          self.num_threads or 0)
             return y, h_n
         y, h_n, _ = self._run(x, h0, None, lengths)
         return y, h_n
@@ -812,7 +811,7 @@ class _CellMixin:
 
     def _step(self, x: Any, h: Any, c: Any) -> Tuple[Float32Array, Optional[Float32Array]]:
         if type(x) is np.ndarray and x.ndim == 2 and _ready(x) and _ready(h) and _ready(c):
-            return self._net.step(x, h, c, get_num_threads())
+            return self._net.step(x, h, c, 0)
         x = _as_float32(x, "x")
         I = self.input_size
         H = self.hidden_size
@@ -830,7 +829,7 @@ class _CellMixin:
             return arr.reshape((1, 1, H) if batch is None else (1, batch, H))
 
         x3 = x.reshape((1, 1, I) if batch is None else (1, batch, I))
-        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, get_num_threads())
+        _, h_n, c_n = self._net.forward(x3, state(h, "h"), state(c, "c"), None, False, 0)
         shape = expected
         return h_n.reshape(shape), None if c_n is None else c_n.reshape(shape)
 
@@ -893,12 +892,10 @@ class LSTMCell(_CellMixin, LSTM):
             >>> h.shape, c.shape
             ((2, 8), (2, 8))
         """
-        # (An LSTM network's step returns c, never None: hence the ignores.)
-        if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32:  # the fast path
-            if state is None:
-                return self._net.step(x, None, None, get_num_threads())  # type: ignore[return-value]
-            if type(state) is tuple and len(state) == 2 and _ready(state[0]) and _ready(state[1]):
-                return self._net.step(x, state[0], state[1], get_num_threads())  # type: ignore[return-value]
+        if lengths is None:  # the fast path: float32 arrays, checked and run by the core
+            out = self._net.cell(x, state, 0)
+            if out is not None:
+                return out  # type: ignore[return-value]  # (h, c) from an LSTM network
         if lengths is not None:
             raise TypeError("lengths: cells take one step; use LSTM for sequences")
         h0 = c0 = None
@@ -961,8 +958,10 @@ class GRUCell(_CellMixin, GRU):
             >>> cell(np.ones(4, np.float32), h).shape
             (8,)
         """
-        if lengths is None and type(x) is np.ndarray and x.ndim == 2 and x.dtype is _F32 and _ready(h):  # fast path
-            return self._net.step(x, h, None, get_num_threads())[0]
+        if lengths is None:  # the fast path: float32 arrays, checked and run by the core
+            out = self._net.cell(x, h, 0)
+            if out is not None:
+                return out  # type: ignore[return-value]  # h from a GRU network
         if lengths is not None:
             raise TypeError("lengths: cells take one step; use GRU for sequences")
         return self._step(x, h, None)[0]

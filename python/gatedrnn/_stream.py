@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any, Optional, Tuple, Union
 import numpy as np
 import numpy.typing as npt
 
-from ._threads import get_num_threads
 from ._layers import Float32Array, _as_float32
 
 if TYPE_CHECKING:
@@ -100,11 +99,12 @@ class Stream:
             >>> s.step(np.ones((4, 3), np.float32)).shape
             (4, 5)
         """
-        x = self._input(x)
+        if type(x) is not np.ndarray or x.dtype is not _F32:
+            x = _as_float32(x, "x")  # the core copies a float32 array that is strided or misaligned
         if x.ndim != 2:
             raise ValueError(
                 f"x: expected one step of shape ({self.batch_size}, {self._model.input_size}), got {tuple(x.shape)}")
-        return self._model._net.advance(x, self._h, self._c, False, self._threads or get_num_threads())
+        return self._model._net.advance(x, self._h, self._c, False, self._threads or 0)
 
     def __call__(self, x: npt.ArrayLike) -> Float32Array:
         """Advance over a chunk of steps: x (T, batch_size, input_size) -> y (T, batch_size, H_out).
@@ -136,7 +136,7 @@ class Stream:
             form = "(batch_size, T, input_size)" if self._batch_first else "(T, batch_size, input_size)"
             raise ValueError(f"x: expected a chunk of shape {form}, got {tuple(x.shape)}; use step() for one step")
         return self._model._net.advance(x, self._h, self._c, self._batch_first,
-                                 self._threads or get_num_threads())
+                                 self._threads or 0)
 
     # -- the state ----------------------------------------------------------------------
     def reset(self) -> None:

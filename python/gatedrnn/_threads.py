@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
+from . import _core
+
 _default_threads: Optional[int] = None
 
 
@@ -18,6 +20,8 @@ def _available_cpus() -> int:
 # The CPUs this process may run on, read once at import (a system call per layer call
 # would cost more than a small layer's whole step).
 _cpus = _available_cpus()
+# The core keeps a copy for calls that pass num_threads=0 (the layers' default).
+_core.set_default_threads(_cpus)
 
 
 def set_num_threads(n: int) -> None:
@@ -42,6 +46,7 @@ def set_num_threads(n: int) -> None:
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 2**31 - 1:
         raise ValueError(f"n: expected an int in [1, 2**31 - 1], got {n!r}")
     global _default_threads
+    _core.set_default_threads(n)
     _default_threads = n
 
 

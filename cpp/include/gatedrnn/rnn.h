@@ -88,6 +88,10 @@ public:
     // them). Never allocates inside the time loop; reuses its workspace across calls.
     void forward(const ForwardCall& call, const KernelTable& kernels) const;
 
+    // The FLOPs of a call over T steps of B rows (2 per multiply-add): every layer's and
+    // direction's input projection, recurrent product and projection.
+    double flops(int T, int B) const { return flops_per_row_ * T * B; }
+
 private:
     // A direction's recurrent panels, whose layout depends on the step kernels' lanes.
     struct Recurrent {
@@ -123,6 +127,7 @@ private:
 
     NetworkConfig config_;
     std::vector<Direction> dirs_;
+    double flops_per_row_ = 0;  // flops(1, 1)
     int lanes_ = kBlock;  // the lanes dirs_' recurrent panels are packed for (the active ISA's)
     mutable std::mutex relaid_mutex_;
     mutable std::vector<Recurrent> relaid_;  // every direction's, for kernels of the other width
