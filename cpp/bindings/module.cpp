@@ -1,4 +1,4 @@
-// pybind11 bindings: validate, convert arrays, release the GIL, call the C++ core.
+// pybind11 bindings: validate, convert arrays, call the C++ core (with the GIL released, but for calls of about a microsecond).
 // Python (python/gatedrnn/_layers.py) validates first with friendlier messages; every
 // check is repeated here so the core never sees a shape it did not expect.
 #include <pybind11/numpy.h>
