@@ -11,14 +11,31 @@
 #include <stdexcept>
 #include <vector>
 
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
+
 namespace gatedrnn {
+
+namespace {
+constexpr size_t kHugePage = size_t{2} << 20;
+}
 
 AlignedBuffer::AlignedBuffer(size_t n) : size_(n) {
     if (n == 0) return;
-    if (n > (SIZE_MAX - 63) / sizeof(float)) throw std::bad_alloc();
+    if (n > (SIZE_MAX - kHugePage) / sizeof(float)) throw std::bad_alloc();
     const size_t bytes = (n * sizeof(float) + 63) / 64 * 64;
-    void* p = std::aligned_alloc(64, bytes);
+    // A buffer of 2 MiB or more (a large layer's weights, a long call's projected input)
+    // starts on a 2 MiB boundary and asks for transparent huge pages over its whole 2 MiB
+    // pieces: weights streamed from L3 or memory every step otherwise miss the TLB every
+    // 4 KiB (AVX2 VM, fp32 LSTM: H = 1024 at batch 1 0.81x the time, batch 64 0.93-0.96x;
+    // H = 512 0.95-0.97x). Where the kernel gives no huge pages this changes nothing.
+    const size_t align = bytes >= kHugePage ? kHugePage : 64;
+    void* p = std::aligned_alloc(align, (bytes + align - 1) / align * align);
     if (p == nullptr) throw std::bad_alloc();
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+    if (align == kHugePage) madvise(p, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // advice: errors ignored
+#endif
     std::memset(p, 0, bytes);
     ptr_.reset(static_cast<float*>(p));
 }
