@@ -1,4 +1,5 @@
-// pybind11 bindings: validate, convert arrays, call the C++ core (with the GIL released, but for calls of about a microsecond).
+// pybind11 bindings: validate, convert arrays, call the C++ core (the GIL released,
+// except for calls of about a microsecond's work).
 // Python (python/gatedrnn/_layers.py) validates first with friendlier messages; every
 // check is repeated here so the core never sees a shape it did not expect.
 #include <pybind11/numpy.h>
