@@ -69,6 +69,24 @@ def test_cell_fast_and_general_paths_agree(isa):
         cell(x, (np.zeros((2, 9), np.float32), np.zeros((3, 9), np.float32)))
 
 
+def strided(a):
+    """The same values, as every other element of the last axis of a wider array."""
+    wide = np.zeros(a.shape[:-1] + (2 * a.shape[-1],), a.dtype)
+    wide[..., ::2] = a
+    return wide[..., ::2]
+
+
+def check_forms(run, want, forms, partial):
+    """run(*args) over each argument form gives bitwise `want`; each (args, same) of
+    `partial` gives bitwise run(*same)."""
+    for args in forms:
+        for a, b in zip(run(*args), want):
+            np.testing.assert_array_equal(a, b)
+    for args, same in partial:
+        for a, b in zip(run(*args), run(*same)):
+            np.testing.assert_array_equal(a, b)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru", "gru_nolbr"])
 def test_cell_argument_forms_agree(isa, kind):
     """Every form of a cell's arguments gives bitwise the result of plain float32 arrays:
@@ -85,11 +103,6 @@ def test_cell_argument_forms_agree(isa, kind):
     h = rng.standard_normal((B, H)).astype(np.float32)
     c = rng.standard_normal((B, H)).astype(np.float32)
     zeros = np.zeros((B, H), np.float32)
-
-    def strided(a):  # the same values, every other column of a wider array
-        wide = np.zeros((a.shape[0], 2 * a.shape[1]), a.dtype)
-        wide[:, ::2] = a
-        return wide[:, ::2]
 
     def run(*args):
         out = cell(*args)
@@ -111,12 +124,7 @@ def test_cell_argument_forms_agree(isa, kind):
         forms = [(strided(x), h), (x, strided(h)), (x.astype(np.float64), h), (x, h.astype(np.float64)),
                  (x.tolist(), h.tolist())]
         partial = [((x, None), (x, zeros))]
-    for args in forms:
-        for a, b in zip(run(*args), want):
-            np.testing.assert_array_equal(a, b)
-    for args, same in partial:
-        for a, b in zip(run(*args), run(*same)):
-            np.testing.assert_array_equal(a, b)
+    check_forms(run, want, forms, partial)
 
 
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
@@ -138,3 +146,49 @@ def test_cell_bad_arguments(kind):
         cell(np.zeros((2, 5), np.float32))
     with pytest.raises(TypeError):
         cell(np.array([["a"] * 4] * 2))
+
+
+@pytest.mark.parametrize("kind", ["lstm", "gru"])
+@pytest.mark.parametrize("batch_first", [False, True])
+def test_layer_argument_forms_agree(isa, kind, batch_first):
+    """A layer's call gives bitwise the same result for every form of its arguments:
+    float32 arrays and strided views of them (taken by the core), other dtypes, lists and
+    a list for the state (converted in Python), and None for either state."""
+    I, H, B, T = 5, 9, 3, 4
+    rng = np.random.default_rng(11)
+    cls = gatedrnn.LSTM if kind == "lstm" else gatedrnn.GRU
+    model = cls(I, H, num_layers=2, bidirectional=True, batch_first=batch_first, seed=6)
+    x = rng.standard_normal((B, T, I) if batch_first else (T, B, I)).astype(np.float32)
+    h = rng.standard_normal((4, B, H)).astype(np.float32)
+    c = rng.standard_normal((4, B, H)).astype(np.float32)
+    zeros = np.zeros((4, B, H), np.float32)
+
+    def run(*args):
+        y, state = model(*args)
+        return [y] + (list(state) if kind == "lstm" else [state])
+
+    if kind == "lstm":
+        want = run(x, (h, c))
+        yr, (hr, cr) = reference.lstm(x, model.state_dict(), (h, c), batch_first=batch_first)
+        np.testing.assert_allclose(want[0], yr, rtol=1e-5, atol=2e-5)
+        np.testing.assert_allclose(want[2], cr, rtol=1e-5, atol=2e-5)
+        forms = [(strided(x), (h, c)), (x, (strided(h), strided(c))), (x, [h, c]), (x.astype(np.float64), (h, c)),
+                 (x, (h.astype(np.float64), c)), (x.tolist(), (h, c.tolist()))]
+        partial = [((x, (None, c)), (x, (zeros, c))), ((x, (h, None)), (x, (h, zeros))), ((x,), (x, (zeros, zeros))),
+                   ((x, (None, None)), (x, (zeros, zeros)))]
+    else:
+        want = run(x, h)
+        yr, hr = reference.gru(x, model.state_dict(), h, batch_first=batch_first)
+        np.testing.assert_allclose(want[0], yr, rtol=1e-5, atol=2e-5)
+        np.testing.assert_allclose(want[1], hr, rtol=1e-5, atol=2e-5)
+        forms = [(strided(x), h), (x, strided(h)), (x.astype(np.float64), h), (x, h.astype(np.float64)),
+                 (x.tolist(), h.tolist())]
+        partial = [((x,), (x, zeros))]
+    check_forms(run, want, forms, partial)
+    with pytest.raises(ValueError, match=r"h0: expected shape \(4, 3, 9\), got \(2, 3, 9\)"):
+        model(x, (h[:2], c) if kind == "lstm" else h[:2])
+    if kind == "lstm":
+        with pytest.raises(ValueError, match=r"c0: expected shape \(4, 3, 9\), got \(4, 3, 8\)"):
+            model(x, (h, c[..., :8]))
+        with pytest.raises(TypeError, match="state: expected a tuple"):
+            model(x, h)

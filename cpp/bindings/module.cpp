@@ -190,56 +190,24 @@ public:
     py::tuple forward(const Floats& x, const std::optional<Floats>& h0,
                       const std::optional<Floats>& c0, const std::optional<IndexArray>& lengths,
                       bool batch_first, int num_threads) const {
-        const NetworkConfig& c = net_.config();
-        const bool lstm = c.cell == CellType::lstm;
-        const int D = c.directions(), LD = c.num_layers * D, Hout = c.out_size(), H = c.hidden_size;
-        if (x.ndim() != 3)
-            throw std::invalid_argument("x: expected a 3-D array, got shape " + shape_str(shape_of(x)));
-        const py::ssize_t T = batch_first ? x.shape(1) : x.shape(0);
-        const py::ssize_t B = batch_first ? x.shape(0) : x.shape(1);
-        if (x.shape(2) != c.input_size)
-            throw std::invalid_argument("x: expected feature size " + std::to_string(c.input_size) +
-                                        " (input_size), got shape " + shape_str(shape_of(x)));
-        if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
-            throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
-                                        shape_str(shape_of(x)));
-        num_threads = resolve_threads(num_threads);
-        if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
-        if (c0) {
-            if (!lstm) throw std::invalid_argument("c0: a GRU has no cell state");
-            check_shape(*c0, {LD, B, H}, "c0");
-        }
-        if (lengths) {
-            check_shape(*lengths, {B}, "lengths");
-            const int64_t* p = lengths->data();
-            for (py::ssize_t b = 0; b < B; ++b)
-                if (p[b] < 0 || p[b] > T)
-                    throw std::invalid_argument("lengths: expected values in [0, " + std::to_string(T) +
-                                                "] (T), got " + std::to_string(p[b]) + " at index " +
-                                                std::to_string(b));
-        }
-        const py::ssize_t W = static_cast<py::ssize_t>(D) * Hout;
-        FloatArray y = batch_first ? new_floats({B, T, W}) : new_floats({T, B, W});
-        FloatArray h_n = new_floats({LD, B, Hout});
-        std::optional<FloatArray> c_n;
-        if (lstm) c_n = new_floats({LD, B, H});
-
-        ForwardCall call;
-        call.x = x.data();
-        call.T = static_cast<int>(T);
-        call.B = static_cast<int>(B);
-        call.batch_first = batch_first;
-        call.h0 = h0 ? h0->data() : nullptr;
-        call.c0 = c0 ? c0->data() : nullptr;
-        call.lengths = lengths ? lengths->data() : nullptr;
-        call.y = data_of(y);
-        call.h_n = data_of(h_n);
-        call.c_n = c_n ? data_of(*c_n) : nullptr;
-        call.num_threads = num_threads;
-        run(net_, call);
-        if (lstm) return py::make_tuple(y, h_n, *c_n);
-        return py::make_tuple(y, h_n, py::none());
+        Outputs o = forward_impl(x, h0, c0, lengths, batch_first, num_threads);
+        if (o.c_n) return py::make_tuple(o.y, o.h_n, *o.c_n);
+        return py::make_tuple(o.y, o.h_n, py::none());
     }
+
+    // A layer's call where nothing needs converting: x a 3-D float32 ndarray; state None,
+    // or an LSTM's tuple (h0, c0) / a GRU's h0, each None or a float32 ndarray. Returns
+    // (y, (h_n, c_n)) (LSTM) or (y, h_n) (GRU), or None for any other arguments: the
+    // Python side then converts them or says what is wrong. One call from Python.
+    py::object call(py::handle x, py::handle state, bool batch_first, int num_threads) const {
+        std::optional<Floats> h0, c0;
+        if (!is_float32_array(x) || py::detail::array_proxy(x.ptr())->nd != 3 || !take_state(state, h0, c0))
+            return py::none();
+        Outputs o = forward_impl(to_floats(x), h0, c0, std::nullopt, batch_first, num_threads);
+        if (o.c_n) return py::make_tuple(o.y, py::make_tuple(o.h_n, *o.c_n));
+        return py::make_tuple(o.y, o.h_n);
+    }
+
 
     // One step of a single-layer, single-direction network (the cells): x (B, I), states
     // (B, H_out) and (B, H). Returns (h, c or None) without the time and layer axes.
@@ -255,25 +223,11 @@ public:
     // Returns (h', c') (LSTM) or h' (GRU), or None for any other arguments: the Python
     // side then converts them or says what is wrong. One call from Python per step.
     py::object cell(py::handle x, py::handle state, int num_threads) const {
-        const bool lstm = net_.config().cell == CellType::lstm;
-        if (!is_float32_array(x) || py::detail::array_proxy(x.ptr())->nd != 2) return py::none();
         std::optional<Floats> h0, c0;
-        const auto take = [](py::handle a, std::optional<Floats>& out) {
-            if (a.is_none()) return true;
-            if (!is_float32_array(a)) return false;
-            out = to_floats(a);
-            return true;
-        };
-        if (!lstm) {
-            if (!take(state, h0)) return py::none();
-        } else if (!state.is_none()) {
-            PyObject* t = state.ptr();
-            if (!PyTuple_CheckExact(t) || PyTuple_GET_SIZE(t) != 2 || !take(PyTuple_GET_ITEM(t, 0), h0) ||
-                !take(PyTuple_GET_ITEM(t, 1), c0))
-                return py::none();
-        }
+        if (!is_float32_array(x) || py::detail::array_proxy(x.ptr())->nd != 2 || !take_state(state, h0, c0))
+            return py::none();
         auto [h_n, c_n] = step_impl(to_floats(x), h0, c0, num_threads);
-        if (lstm) return py::make_tuple(h_n, *c_n);
+        if (c_n) return py::make_tuple(h_n, *c_n);
         return std::move(h_n);
     }
 
@@ -332,6 +286,79 @@ public:
     }
 
 private:
+    struct Outputs {
+        FloatArray y, h_n;
+        std::optional<FloatArray> c_n;  // LSTM
+    };
+
+    Outputs forward_impl(const Floats& x, const std::optional<Floats>& h0, const std::optional<Floats>& c0,
+                         const std::optional<IndexArray>& lengths, bool batch_first, int num_threads) const {
+        const NetworkConfig& c = net_.config();
+        const bool lstm = c.cell == CellType::lstm;
+        const int D = c.directions(), LD = c.num_layers * D, Hout = c.out_size(), H = c.hidden_size;
+        if (x.ndim() != 3)
+            throw std::invalid_argument("x: expected a 3-D array, got shape " + shape_str(shape_of(x)));
+        const py::ssize_t T = batch_first ? x.shape(1) : x.shape(0);
+        const py::ssize_t B = batch_first ? x.shape(0) : x.shape(1);
+        if (x.shape(2) != c.input_size)
+            throw std::invalid_argument("x: expected feature size " + std::to_string(c.input_size) +
+                                        " (input_size), got shape " + shape_str(shape_of(x)));
+        if (T > INT32_MAX / 2 || B > INT32_MAX / 2 || T * B > INT32_MAX)
+            throw std::invalid_argument("x: too many timesteps or rows (T * B must be below 2**31), got shape " +
+                                        shape_str(shape_of(x)));
+        num_threads = resolve_threads(num_threads);
+        if (h0) check_shape(*h0, {LD, B, Hout}, "h0");
+        if (c0) {
+            if (!lstm) throw std::invalid_argument("c0: a GRU has no cell state");
+            check_shape(*c0, {LD, B, H}, "c0");
+        }
+        if (lengths) {
+            check_shape(*lengths, {B}, "lengths");
+            const int64_t* p = lengths->data();
+            for (py::ssize_t b = 0; b < B; ++b)
+                if (p[b] < 0 || p[b] > T)
+                    throw std::invalid_argument("lengths: expected values in [0, " + std::to_string(T) +
+                                                "] (T), got " + std::to_string(p[b]) + " at index " +
+                                                std::to_string(b));
+        }
+        const py::ssize_t W = static_cast<py::ssize_t>(D) * Hout;
+        FloatArray y = batch_first ? new_floats({B, T, W}) : new_floats({T, B, W});
+        FloatArray h_n = new_floats({LD, B, Hout});
+        std::optional<FloatArray> c_n;
+        if (lstm) c_n = new_floats({LD, B, H});
+
+        ForwardCall call;
+        call.x = x.data();
+        call.T = static_cast<int>(T);
+        call.B = static_cast<int>(B);
+        call.batch_first = batch_first;
+        call.h0 = h0 ? h0->data() : nullptr;
+        call.c0 = c0 ? c0->data() : nullptr;
+        call.lengths = lengths ? lengths->data() : nullptr;
+        call.y = data_of(y);
+        call.h_n = data_of(h_n);
+        call.c_n = c_n ? data_of(*c_n) : nullptr;
+        call.num_threads = num_threads;
+        run(net_, call);
+        return {std::move(y), std::move(h_n), std::move(c_n)};
+    }
+
+    // A call's state as the fast paths take it: None, or an LSTM's tuple (h, c) / a GRU's
+    // h, each None or a float32 ndarray (strided ones are copied). False for anything else.
+    bool take_state(py::handle state, std::optional<Floats>& h0, std::optional<Floats>& c0) const {
+        const auto take = [](py::handle a, std::optional<Floats>& out) {
+            if (a.is_none()) return true;
+            if (!is_float32_array(a)) return false;
+            out = to_floats(a);
+            return true;
+        };
+        if (net_.config().cell != CellType::lstm) return take(state, h0);
+        if (state.is_none()) return true;
+        PyObject* t = state.ptr();
+        return PyTuple_CheckExact(t) && PyTuple_GET_SIZE(t) == 2 && take(PyTuple_GET_ITEM(t, 0), h0) &&
+               take(PyTuple_GET_ITEM(t, 1), c0);
+    }
+
     std::pair<FloatArray, std::optional<FloatArray>> step_impl(const Floats& x, const std::optional<Floats>& h0,
                                                                const std::optional<Floats>& c0, int num_threads) const {
         const NetworkConfig& c = net_.config();
@@ -581,6 +608,9 @@ PYBIND11_MODULE(_core, m) {
              "Run the stack: returns (y, h_n, c_n or None).")
         .def("step", &PyNetwork::step, py::arg("x"), py::arg("h0") = py::none(), py::arg("c0") = py::none(),
              py::arg("num_threads") = 1, "One step of a one-layer network (cells): returns (h, c or None).")
+        .def("call", &PyNetwork::call, py::arg("x"), py::arg("state"), py::arg("batch_first"),
+             py::arg("num_threads"),
+             "A layer's call for arguments that need no conversion: (y, (h_n, c_n)) or (y, h_n), else None.")
         .def("cell", &PyNetwork::cell, py::arg("x"), py::arg("state"), py::arg("num_threads"),
              "A cell's step for arguments that need no conversion: (h, c) or h, else None.")
         .def("advance", &PyNetwork::advance, py::arg("x"), py::arg("h"), py::arg("c"), py::arg("batch_first"),

@@ -115,6 +115,18 @@ class Network(metaclass=_Pybind11Type):
         """Run the stack: x (T, B, I) (or (B, T, I)); returns (y, h_n, c_n or None).
         ``num_threads`` 0: the default (:func:`set_default_threads`), here and below."""
 
+    def call(
+        self,
+        x: object,
+        state: object,
+        batch_first: bool,
+        num_threads: SupportsIndex,
+    ) -> tuple[_F32, tuple[_F32, _F32]] | tuple[_F32, _F32] | None:
+        """A layer's call where nothing needs converting: x a 3-D float32 ndarray, state
+        None or (LSTM) a tuple (h0, c0) / (GRU) h0, each None or a float32 ndarray.
+        Returns (y, (h_n, c_n)) or (y, h_n); None for any other arguments (the caller
+        converts them)."""
+
     def step(
         self,
         x: npt.ArrayLike,

@@ -687,11 +687,10 @@ class LSTM(_Recurrent):
             >>> bool((y[2:, 1] == 0).all())                            # past len = 2
             True
         """
-        # The fast path: the core checks the shapes (and copies a strided x).
-        if state is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
-            y, h_n, c_n = self._net.forward(x, None, None, None, self.batch_first,
-                                            self.num_threads or 0)
-            return y, (h_n, c_n)  # type: ignore[return-value]  # an LSTM's c_n is never None
+        if lengths is None:  # the fast path: float32 arrays, checked (strided ones copied) by the core
+            out = self._net.call(x, state, self.batch_first, self.num_threads or 0)
+            if out is not None:
+                return out  # type: ignore[return-value]  # (y, (h_n, c_n)) from an LSTM network
         h0 = c0 = None
         if state is not None:
             if not isinstance(state, (tuple, list)) or len(state) != 2:
@@ -790,11 +789,10 @@ class GRU(_Recurrent):
             >>> y.shape, h_n.shape
             ((3, 5, 8), (2, 3, 8))
         """
-        # The fast path: the core checks the shapes (and copies a strided x).
-        if h0 is None and lengths is None and type(x) is np.ndarray and x.dtype is _F32 and x.ndim == 3:
-            y, h_n, _ = self._net.forward(x, None, None, None, self.batch_first,
-                                          self.num_threads or 0)
-            return y, h_n
+        if lengths is None:  # the fast path: float32 arrays, checked (strided ones copied) by the core
+            out = self._net.call(x, h0, self.batch_first, self.num_threads or 0)
+            if out is not None:
+                return out  # type: ignore[return-value]  # (y, h_n) from a GRU network
         y, h_n, _ = self._run(x, h0, None, lengths)
         return y, h_n
 
