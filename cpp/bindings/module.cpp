@@ -98,11 +98,15 @@ bool is_float32_array(py::handle a) {
     return py::detail::npy_api::get().PyArray_Check_(a.ptr()) && py::detail::array_proxy(a.ptr())->descr == float32_descr();
 }
 
+// Whether a is a float32 ndarray with all of `flags` (kReady: usable without a copy).
+bool is_float32_array(py::handle a, int flags) {
+    return is_float32_array(a) && (py::detail::array_proxy(a.ptr())->flags & flags) == flags;
+}
+
 // a as Floats: a C-contiguous, aligned float32 array as it is, anything else converted by
 // NumPy (a copy; its errors, e.g. MemoryError for a huge broadcast view, propagate).
 Floats to_floats(py::handle a) {
-    if (is_float32_array(a) && (py::detail::array_proxy(a.ptr())->flags & kReady) == kReady)
-        return Floats(py::reinterpret_borrow<py::object>(a));
+    if (is_float32_array(a, kReady)) return Floats(py::reinterpret_borrow<py::object>(a));
     auto& api = py::detail::npy_api::get();
     PyObject* converted = api.PyArray_FromAny_(a.ptr(), py::dtype::of<float>().release().ptr(), 0, 0,
                                                py::detail::npy_api::NPY_ARRAY_ENSUREARRAY_ | kInputFlags, nullptr);
@@ -125,7 +129,7 @@ FloatArray new_floats(std::initializer_list<py::ssize_t> shape) {
 // A stream's state, updated in place: it must be a writable, C-contiguous float32 array.
 Floats state_array(py::handle a, const char* name) {
     constexpr int kWritable = kReady | py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
-    if (!is_float32_array(a) || (py::detail::array_proxy(a.ptr())->flags & kWritable) != kWritable)
+    if (!is_float32_array(a, kWritable))
         throw py::type_error(std::string(name) + ": expected a writable, C-contiguous float32 array (a stream's state)");
     return Floats(py::reinterpret_borrow<py::object>(a));
 }
@@ -164,7 +168,7 @@ struct type_caster<Floats> {
     PYBIND11_TYPE_CASTER(Floats, const_name("numpy.ndarray[numpy.float32]"));
 
     bool load(handle src, bool convert) {
-        if (!convert && !(is_float32_array(src) && (array_proxy(src.ptr())->flags & kReady) == kReady)) return false;
+        if (!convert && !is_float32_array(src, kReady)) return false;
         value = to_floats(src);
         return true;
     }

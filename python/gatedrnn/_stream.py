@@ -74,11 +74,6 @@ class Stream:
         self._threads = model.num_threads
 
     # -- advancing ---------------------------------------------------------------------
-    def _input(self, x: npt.ArrayLike) -> Float32Array:
-        if type(x) is np.ndarray and x.dtype is _F32:
-            return x  # the core copies a strided or misaligned buffer
-        return _as_float32(x, "x")
-
     def step(self, x: npt.ArrayLike) -> Float32Array:
         """Advance one timestep: x (batch_size, input_size) -> y (batch_size, H_out).
 
@@ -131,7 +126,8 @@ class Stream:
             >>> bool((y == lstm(x)[0]).all())
             True
         """
-        x = self._input(x)
+        if type(x) is not np.ndarray or x.dtype is not _F32:
+            x = _as_float32(x, "x")  # the core copies a float32 array that is strided or misaligned
         if x.ndim != 3:
             form = "(batch_size, T, input_size)" if self._batch_first else "(T, batch_size, input_size)"
             raise ValueError(f"x: expected a chunk of shape {form}, got {tuple(x.shape)}; use step() for one step")
