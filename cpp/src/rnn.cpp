@@ -242,19 +242,21 @@ public:
 
     // Runs this thread's share of `stage` (kind 0: projection, 1: phase 1, 2: phase 2),
     // then waits until every chunk of it is done, helping with unclaimed ones.
+    // Descending: this thread's own chunks from its last one down.
     template <class F>
-    void run_stage(int64_t stage, int kind, int tid, int nthreads, const F& work) {
+    void run_stage(int64_t stage, int kind, int tid, int nthreads, bool descending, const F& work) {
         using Clock = std::chrono::steady_clock;
         const int n = n_[kind];
         if (nthreads == 1) {  // alone: no claims, no waiting
-            for (int c = 0; c < n; ++c) work(c);
+            for (int c = 0; c < n; ++c) work(descending ? n - 1 - c : c);
             done_.fetch_add(n, std::memory_order_relaxed);
             return;
         }
         const int64_t target = completed_after(stage, kind);
         const auto first = [&](int t) { return (t * n + nthreads - 1) / nthreads; };  // first chunk of thread t
         const auto start = Clock::now();
-        for (int c = first(tid); c < first(tid + 1); ++c) try_run(stage, kind, c, work);
+        for (int c = first(tid); c < first(tid + 1); ++c)
+            try_run(stage, kind, descending ? first(tid + 1) - 1 - (c - first(tid)) : c, work);
         const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
         if (!eager_ && wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
@@ -512,7 +514,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
         RowPointers& rp = sc.rows[static_cast<size_t>(tid)];
         // Stage 0: gx, the input projection of every step, by blocks of hidden units (or
         // nothing when the steps fold it in).
-        sched.run_stage(0, 0, tid, nt, [&](int chunk) {
+        sched.run_stage(0, 0, tid, nt, false, [&](int chunk) {
             if (fold) return;
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
             GemmArgs g;
@@ -591,6 +593,10 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             args.write_m = c.proj_size > 0;
             args.kx = fold ? rec.w_xh.K - (bf16 ? (Hout + 1) / 2 : Hout) : 0;  // k-rows over x
             args.options = dir.has_options ? &dir.options : nullptr;
+            // Odd steps sweep the weights backwards (see step_loop): the end of a thread's
+            // slice, the part still in its L2, comes first.
+            const bool descending = s % 2 == 1;
+            args.descending = descending;
             const auto run = [&](StepKernel kernel, const Panel& w, int nblocks, int kind, int chunk) {
                 const auto [b0, b1] = share(nblocks, chunk, sched.chunks(kind));
                 quantise(kind);
@@ -604,7 +610,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             };
             // Phase 1: the fused step over the chunk's blocks. Chunk 0 also copies out the
             // final state of the rows that ended here (step s + 1 overwrites h_cur).
-            sched.run_stage(Schedule::stage(s, 0, two_phase), 1, tid, nt, [&](int chunk) {
+            sched.run_stage(Schedule::stage(s, 0, two_phase), 1, tid, nt, descending, [&](int chunk) {
                 if (chunk == 0)
                     for (int b = 0; b < B; ++b)
                         if (length(b) == s) capture(b, h_cur);
@@ -619,7 +625,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
             if (!two_phase) continue;
             // Phase 2: a product that needs all of phase 1 (the LSTM projection of m, or the
             // GRU candidate from r * h).
-            sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, [&](int chunk) {
+            sched.run_stage(Schedule::stage(s, 1, two_phase), 2, tid, nt, descending, [&](int chunk) {
                 if (pblk > 0) {
                     run(k.lstm_proj, rec.w_hr, pblk, 2, chunk);
                 } else {

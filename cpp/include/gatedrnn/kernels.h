@@ -173,6 +173,7 @@ struct StepArgs {
     const CellOptions* options = nullptr;  // null: PyTorch's cell (sigmoid, tanh, no clip)
     bool lookahead = false;  // batched fp32: prefetch each next pass's weights during this one
                              // (worth it where they stream from L3 or memory every step)
+    bool descending = false;  // sweep the groups from the last block down (see step_loop)
 };
 using StepKernel = void (*)(const StepArgs&) noexcept;
 

@@ -275,11 +275,24 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     const float* const* xin = s.rows.x;
     const int kx = kInput ? s.kx : 0;
     const int u_begin = s.blk_begin * kSub, u_end = s.blk_end * kSub;
+    // Steps alternate the direction of their sweep over the groups (s.descending): where
+    // a thread's weights are larger than its L2, the groups a sweep ends with are still
+    // there when the next one starts with them. Each output is computed alike either way.
     if (n == 1) {  // batch 1 is a GEMV: several groups per pass for independent chains
-        int u = u_begin;
-        for (; u + kGemvGroups <= u_end; u += kGemvGroups)
+        const int pairs = (u_end - u_begin) / kGemvGroups, u_rest = u_begin + pairs * kGemvGroups;
+        const auto multi = [&](int u) {
             step_tile<G, 1, kGemvGroups, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
-        for (; u < u_end; ++u) step_tile<G, 1, 1, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+        };
+        const auto single = [&](int u) {
+            step_tile<G, 1, 1, true, kInput, P>(0, u, w, a, init, epi, partial, 0, K, xin, kx, bnd);
+        };
+        if (s.descending) {
+            for (int u = u_end - 1; u >= u_rest; --u) single(u);
+            for (int p = pairs - 1; p >= 0; --p) multi(u_begin + p * kGemvGroups);
+        } else {
+            for (int p = 0; p < pairs; ++p) multi(u_begin + p * kGemvGroups);
+            for (int u = u_rest; u < u_end; ++u) single(u);
+        }
         return;
     }
     constexpr int MR = kStepRows<G, P>;
@@ -288,9 +301,12 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
     const auto weights = [&](int u, int k) {  // group u's sub-block is K k-rows, contiguous
         return reinterpret_cast<uintptr_t>(w.block(u / kSub)) + (static_cast<uintptr_t>(u % kSub) * w.K + k) * kRow;
     };
+    const int groups = u_end - u_begin;
+    const int du = s.descending ? -1 : 1;
     const auto sweep = [&](auto look) {
         constexpr bool kAhead = decltype(look)::value;
-        for (int u = u_begin; u < u_end; ++u)
+        for (int j = 0; j < groups; ++j) {
+            const int u = s.descending ? u_end - 1 - j : u_begin + j;
             for (int k0 = 0; k0 < std::max(K, 1); k0 += kc) {
                 const int k1 = std::min(K, k0 + kc);
                 // Lookahead: the next pass is this group's next k range, or the next group's
@@ -299,8 +315,8 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
                 uintptr_t next = 0, asked = 0, bytes = 0;
                 const uintptr_t per_tile = static_cast<uintptr_t>(k1 - k0) * kStepAhead;
                 if constexpr (kAhead) {
-                    const bool last = k1 == K && u + 1 == u_end;
-                    next = k1 < K ? weights(u, k1) : weights(u + 1 - last, 0);
+                    const bool last = k1 == K && j + 1 == groups;
+                    next = k1 < K ? weights(u, k1) : weights(last ? u : u + du, 0);
                     bytes = last ? 0 : std::min(K - (k1 < K ? k1 : 0), kc) * kRow;
                 }
                 for_row_tiles<MR>(n, [&](int i, int rows) {
@@ -316,6 +332,7 @@ inline void step_loop(const StepArgs& s, const A& a, const Init& init, const Epi
                     });
                 });
             }
+        }
     };
     if constexpr (kLookahead<P>) {
         if (s.lookahead) return sweep(std::true_type{});
