@@ -148,6 +148,38 @@ def test_cell_bad_arguments(kind):
         cell(np.array([["a"] * 4] * 2))
 
 
+def test_core_per_step_methods_check_their_arguments():
+    """The core's per-step entries (Network.cell, call, advance: METH_FASTCALL methods that
+    bypass pybind11's argument casting) refuse wrong arguments with a TypeError, and a
+    Network whose __init__ never ran without reading it."""
+    from gatedrnn import _core
+
+    cell = gatedrnn.LSTMCell(4, 6, seed=0)
+    net = cell._net
+    x, h = np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)
+    h_cell, c_cell = net.cell(x, (h, h), 0)  # the well-formed call, for comparison
+    np.testing.assert_array_equal(h_cell, cell(x, (h, h))[0])
+    with pytest.raises(TypeError, match="cell: expected 3 positional arguments, got 2"):
+        net.cell(x, None)
+    with pytest.raises(TypeError, match="keyword"):
+        net.cell(x, None, num_threads=0)
+    with pytest.raises(TypeError, match="num_threads: expected an int"):
+        net.cell(x, None, 1.0)
+    with pytest.raises(TypeError, match="batch_first: expected a bool"):
+        net.call(x[None], None, 1, 0)
+    with pytest.raises(TypeError, match="call: expected 4 positional arguments, got 5"):
+        net.call(x[None], None, False, 0, 0)
+    with pytest.raises(TypeError, match="h: expected a writable"):
+        net.advance(x, h.astype(np.float64), h, False, 0)
+    with pytest.raises(TypeError, match="num_threads: expected an int"):
+        net.advance(x, h[None], h[None], False, "0")
+    bare = _core.Network.__new__(_core.Network)
+    for method, args in [("cell", (x, None, 0)), ("call", (x[None], None, False, 0)),
+                         ("advance", (x, h[None], h[None], False, 0))]:
+        with pytest.raises(TypeError, match="not initialised"):
+            getattr(bare, method)(*args)
+
+
 @pytest.mark.parametrize("kind", ["lstm", "gru"])
 @pytest.mark.parametrize("batch_first", [False, True])
 def test_layer_argument_forms_agree(isa, kind, batch_first):

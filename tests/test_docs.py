@@ -211,7 +211,10 @@ def _split_top_level(text):
 
 def _runtime_signature(func):
     """[(name, has a default)] from the signature pybind11 puts on the docstring's
-    first line, ``name(a: type, b: type = default) -> type``."""
+    first line, ``name(a: type, b: type = default) -> type``; or, for the core's plain
+    C methods (Network.call, cell, advance), from their ``__text_signature__``."""
+    if getattr(func, "__text_signature__", None):
+        return [(p.name, p.default is not p.empty) for p in inspect.signature(func).parameters.values()]
     first = func.__doc__.strip().splitlines()[0]
     match = re.fullmatch(r"\w+\((.*)\) -> .*", first)
     assert match, f"unexpected pybind11 signature line {first!r}"

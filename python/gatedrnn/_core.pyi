@@ -121,6 +121,7 @@ class Network(metaclass=_Pybind11Type):
         state: object,
         batch_first: bool,
         num_threads: SupportsIndex,
+        /,
     ) -> tuple[_F32, tuple[_F32, _F32]] | tuple[_F32, _F32] | None:
         """A layer's call where nothing needs converting: x a 3-D float32 ndarray, state
         None or (LSTM) a tuple (h0, c0) / (GRU) h0, each None or a float32 ndarray.
@@ -141,6 +142,7 @@ class Network(metaclass=_Pybind11Type):
         x: object,
         state: object,
         num_threads: SupportsIndex,
+        /,
     ) -> tuple[_F32, _F32] | _F32 | None:
         """A cell's step where nothing needs converting: x a 2-D float32 ndarray, state
         None or (LSTM) a tuple (h, c) / (GRU) h, each None or a float32 ndarray. Returns
@@ -153,6 +155,7 @@ class Network(metaclass=_Pybind11Type):
         c: _F32 | None,
         batch_first: bool,
         num_threads: SupportsIndex,
+        /,
     ) -> _F32:
         """Streaming: run x from the states h (and c), float32 C-contiguous arrays
         (num_layers, B, .) updated in place; returns y."""
