@@ -165,6 +165,8 @@ def test_core_per_step_methods_check_their_arguments():
         net.cell(x, None, num_threads=0)
     with pytest.raises(TypeError, match="num_threads: expected an int"):
         net.cell(x, None, 1.0)
+    with pytest.raises(ValueError, match="num_threads: out of range"):
+        net.cell(x, None, 2**40)
     with pytest.raises(TypeError, match="batch_first: expected a bool"):
         net.call(x[None], None, 1, 0)
     with pytest.raises(TypeError, match="call: expected 4 positional arguments, got 5"):

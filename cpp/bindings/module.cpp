@@ -555,7 +555,7 @@ PyObject* on_network(PyObject* self, Py_ssize_t nargs, Py_ssize_t expected, cons
 
 int int_argument(PyObject* a, const char* name) {
     if (!PyIndex_Check(a)) throw py::type_error(std::string(name) + ": expected an int");
-    const long v = PyLong_AsLong(a);  // through __index__
+    const long long v = PyLong_AsLongLong(a);  // through __index__
     if (v == -1 && PyErr_Occurred()) throw py::error_already_set();
     if (v < INT32_MIN || v > INT32_MAX) throw py::value_error(std::string(name) + ": out of range");
     return static_cast<int>(v);
