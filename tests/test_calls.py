@@ -157,8 +157,8 @@ def test_core_per_step_methods_check_their_arguments():
     cell = gatedrnn.LSTMCell(4, 6, seed=0)
     net = cell._net
     x, h = np.zeros((2, 4), np.float32), np.zeros((2, 6), np.float32)
-    h_cell, c_cell = net.cell(x, (h, h), 0)  # the well-formed call, for comparison
-    np.testing.assert_array_equal(h_cell, cell(x, (h, h))[0])
+    for a, b in zip(net.cell(x, (h, h), 0), cell(x, (h, h))):  # the well-formed call agrees with the cell's
+        np.testing.assert_array_equal(a, b)
     with pytest.raises(TypeError, match="cell: expected 3 positional arguments, got 2"):
         net.cell(x, None)
     with pytest.raises(TypeError, match="keyword"):
@@ -205,6 +205,7 @@ def test_layer_argument_forms_agree(isa, kind, batch_first):
         want = run(x, (h, c))
         yr, (hr, cr) = reference.lstm(x, model.state_dict(), (h, c), batch_first=batch_first)
         np.testing.assert_allclose(want[0], yr, rtol=1e-5, atol=2e-5)
+        np.testing.assert_allclose(want[1], hr, rtol=1e-5, atol=2e-5)
         np.testing.assert_allclose(want[2], cr, rtol=1e-5, atol=2e-5)
         forms = [(strided(x), (h, c)), (x, (strided(h), strided(c))), (x, [h, c]), (x.astype(np.float64), (h, c)),
                  (x, (h.astype(np.float64), c)), (x.tolist(), (h, c.tolist()))]

@@ -212,7 +212,6 @@ public:
         return py::make_tuple(o.y, o.h_n);
     }
 
-
     // One step of a single-layer, single-direction network (the cells): x (B, I), states
     // (B, H_out) and (B, H). Returns (h, c or None) without the time and layer axes.
     py::tuple step(const Floats& x, const std::optional<Floats>& h0,
