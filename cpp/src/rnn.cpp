@@ -28,9 +28,9 @@ void require(bool ok, const std::string& msg) {
 // row), folds its input projection into the step: one sweep over [x_t, h] per step
 // instead of a GEMM over all steps and then a sweep over h. The longer sweep amortises
 // the tile set-up and the epilogue over twice the work, and gx never goes through memory
-// (AVX2, B = 16-32, I = H = 256: 0.89-0.93x the time; at I = H = 512 the GEMM's longer
-// k wins, 1.1x).
-constexpr int kFoldMaxK = 512;
+// (Zen 4, 1-2 threads, B = 8-64, I = H = 512: AVX-512 0.96-0.98x the time, AVX2
+// 0.97-0.99x; I + H = 1024 with I = 256: 0.96x. Zen 3, AVX2, I = H = 256: 0.89-0.93x).
+constexpr int kFoldMaxK = 1024;
 constexpr int kFoldMinBatch = 8;
 
 // Recurrent panels are packed for the kernels calls will use: the active ISA's (a bad

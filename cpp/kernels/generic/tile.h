@@ -232,12 +232,13 @@ GATEDRNN_TILE void step_tile(int i0, int u0, const PanelView& w, const A& a, con
         }
 }
 
-// k per pass of a batched step: a group's weights of that k range (at most 128 KiB) stay
+// k per pass of a batched step: a group's weights of that k range (at most 256 KiB) stay
 // in L2 while every row tile of the batch sweeps them, one contiguous stream per tile.
 // Shorter passes would fit L1 but cost more in tile set-up and partial sums than they
-// save (AVX2, B = 32-64: 16 KiB passes ~10 % slower at H = 256-512, 64 KiB ~5 % at 1024).
+// save (AVX2, B = 32-64: 16 KiB passes ~10 % slower at H = 256-512, 64 KiB ~5 % at 1024;
+// AVX-512 on Zen 4, B = 64, K = 1024: 128 KiB passes 1-2 % slower than one of 256 KiB).
 template <int G>
-inline constexpr int kStepKc = std::min(1024, 131072 / (G * kLanes * static_cast<int>(sizeof(float))));
+inline constexpr int kStepKc = std::min(1024, 262144 / (G * kLanes * static_cast<int>(sizeof(float))));
 
 // Bytes of the next pass a lookahead tile prefetches per k-row (a line every 2 k-rows):
 // a few tiles ask for a whole pass, and the others run without the prefetch instruction.
