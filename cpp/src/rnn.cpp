@@ -210,18 +210,20 @@ std::pair<int, int> share(int n, int tid, int nthreads) {
 // completed so far reach its cumulative count.
 class Schedule {
 public:
-    // Chunks of the projection and phase 1 (`chunks`), and of phase 2 (0: none); the
-    // slots come from the workspace (grown here if needed, so no allocation per call).
+    // Chunks of the projection (`projection`: 0 when the steps fold it in, and then no
+    // thread waits for it), of phase 1 (`chunks`) and of phase 2 (0: none); the slots
+    // come from the workspace (grown here if needed, so no allocation per call).
     // Eager: a thread done with its own chunks claims the unstarted ones at once, without
     // first waiting for their owner. For a call of a few steps, where no weights stay in
     // a thread's cache from step to step, that costs nothing, and a second thread that is
     // slow to arrive (asleep, or its core busy with another process) delays the call by
     // at most one chunk.
-    Schedule(int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots, bool eager)
-        : n_{chunks, chunks, chunks2},
+    Schedule(int projection, int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots, bool eager)
+        : n_{projection, chunks, chunks2},
+          first_slot_{0, projection, projection + chunks},
           eager_(eager),
-          total_(static_cast<int64_t>(chunks) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
-        const size_t needed = static_cast<size_t>(chunks * 2 + chunks2);
+          total_(static_cast<int64_t>(projection) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
+        const size_t needed = static_cast<size_t>(projection + chunks + chunks2);
         if (slots.size() < needed) slots = std::vector<ChunkSlot>(needed);
         slots_ = slots.data();
         for (size_t i = 0; i < needed; ++i) slots_[i].stage.store(-1, std::memory_order_relaxed);
@@ -273,7 +275,7 @@ public:
 private:
     template <class F>
     void try_run(int64_t stage, int kind, int c, const F& work) {
-        ChunkSlot& slot = slots_[(kind == 2 ? 2 * n_[0] : kind * n_[0]) + c];
+        ChunkSlot& slot = slots_[first_slot_[kind] + c];
         int64_t seen = slot.stage.load(std::memory_order_relaxed);
         if (seen >= stage || !slot.stage.compare_exchange_strong(seen, stage, std::memory_order_acq_rel))
             return;
@@ -290,6 +292,7 @@ private:
     }
 
     int n_[3];
+    int first_slot_[3];  // where each kind's slots start
     bool eager_;
     ChunkSlot* slots_ = nullptr;
     int64_t total_;
@@ -508,7 +511,7 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     const int per_thread = nthreads > 1 ? 2 : 1;
     const int chunks = std::min(nblk, nthreads * per_thread);
     const int chunks2 = two_phase ? std::min(pblk > 0 ? pblk : nblk, nthreads * per_thread) : 0;
-    Schedule sched(chunks, chunks2, steps, sc.slots, /*eager=*/ws.small);
+    Schedule sched(fold ? 0 : chunks, chunks, chunks2, steps, sc.slots, /*eager=*/ws.small);
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = sc.rows[static_cast<size_t>(tid)];
