@@ -242,6 +242,12 @@ public:
     // its own share of the stage's work would have taken).
     int64_t late() const { return late_.load(std::memory_order_relaxed); }
 
+    // Whether the caller (thread 0, after the job) spent over 1.6x its own share's time in
+    // the stages: the other thread's stalls cost more than the split saved (a 2-thread call
+    // that gained less than ~1.25x). A thread descheduled now and then for a millisecond
+    // or two, while the call still gains most of its speed-up, is not worth going solo for.
+    bool held_back() const { return wall0_ * 5 > own0_ * 8; }
+
     // Runs this thread's share of `stage` (kind 0: projection, 1: phase 1, 2: phase 2),
     // then waits until every chunk of it is done, helping with unclaimed ones.
     // Descending: this thread's own chunks from its last one down.
@@ -261,9 +267,15 @@ public:
             try_run(stage, kind, descending ? first(tid + 1) - 1 - (c - first(tid)) : c, work);
         const auto own = Clock::now() - start;  // this thread's share, as a yardstick
         const auto stage_done = [&] { return done_.load(std::memory_order_acquire) >= target; };
-        if (!eager_ && wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return;
+        const auto account = [&] {  // thread 0 (the caller) keeps the books of held_back()
+            if (tid != 0) return;
+            own0_ += own;
+            wall0_ += Clock::now() - start;
+        };
+        if (!eager_ && wait_until(stage_done, std::chrono::microseconds(20), /*give_up=*/true)) return account();
         for (int c = 0; c < n; ++c) try_run(stage, kind, c, work);  // help: the owner is late
         wait_until(stage_done, std::chrono::microseconds(200));
+        account();
         // Uneven chunks and cache misses make a thread wait a little; a thread that is not
         // running (the OS gave its core to something else) makes it wait for far longer
         // than the work itself takes. Only that counts towards going solo (and only when
@@ -298,6 +310,7 @@ private:
     int64_t total_;
     alignas(64) std::atomic<int64_t> done_{0};
     std::atomic<int64_t> late_{0};
+    std::chrono::steady_clock::duration own0_{}, wall0_{};  // thread 0's share and its time in the stages
 };
 
 }  // namespace
@@ -641,7 +654,10 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
     // Threads that keep waiting for each other share their cores with something else:
     // let the next calls run on one thread.
     // A small call has a stage or two to judge by: one held up by a stalled thread is enough.
-    if (nthreads > 1 && sched.late() > (ws.small ? 0 : 2 + steps / 16)) ThreadPool::instance().report_contention();
+    // A larger call, only if the stalls held it back overall (see held_back): going solo
+    // costs the next call half its speed.
+    if (nthreads > 1 && (ws.small ? sched.late() > 0 : sched.late() > 2 + steps / 16 && sched.held_back()))
+        ThreadPool::instance().report_contention();
 
     for (int b = 0; b < B; ++b)
         if (length(b) == steps) capture(b, h_buf[steps % 2]);
