@@ -220,7 +220,6 @@ public:
     // at most one chunk.
     Schedule(int projection, int chunks, int chunks2, int steps, std::vector<ChunkSlot>& slots, bool eager)
         : n_{projection, chunks, chunks2},
-          first_slot_{0, projection, projection + chunks},
           eager_(eager),
           total_(static_cast<int64_t>(projection) + static_cast<int64_t>(steps) * (chunks + chunks2)) {
         const size_t needed = static_cast<size_t>(projection + chunks + chunks2);
@@ -287,7 +286,7 @@ public:
 private:
     template <class F>
     void try_run(int64_t stage, int kind, int c, const F& work) {
-        ChunkSlot& slot = slots_[first_slot_[kind] + c];
+        ChunkSlot& slot = slots_[(kind >= 1 ? n_[0] : 0) + (kind == 2 ? n_[1] : 0) + c];  // kinds in order
         int64_t seen = slot.stage.load(std::memory_order_relaxed);
         if (seen >= stage || !slot.stage.compare_exchange_strong(seen, stage, std::memory_order_acq_rel))
             return;
@@ -304,7 +303,6 @@ private:
     }
 
     int n_[3];
-    int first_slot_[3];  // where each kind's slots start
     bool eager_;
     ChunkSlot* slots_ = nullptr;
     int64_t total_;
@@ -528,10 +526,9 @@ void Network::run_direction(const Direction& dir, const Recurrent& rec, const Ke
 
     ThreadPool::instance().run(nthreads, [&](int tid, int nt) {
         RowPointers& rp = sc.rows[static_cast<size_t>(tid)];
-        // Stage 0: gx, the input projection of every step, by blocks of hidden units (or
-        // nothing when the steps fold it in).
+        // Stage 0: gx, the input projection of every step, by blocks of hidden units (no
+        // chunks when the steps fold it in).
         sched.run_stage(0, 0, tid, nt, false, [&](int chunk) {
-            if (fold) return;
             const auto [b0, b1] = share(nblk, chunk, sched.chunks(0));
             GemmArgs g;
             const bool packed = bf16 || int8;
